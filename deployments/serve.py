@@ -1,0 +1,85 @@
+"""``floor up``: run the floor on this machine on its schedule until stopped.
+
+Uses the Prefect API named by ``PREFECT_API_URL``; with none, starts a local Prefect server
+(its UI at http://127.0.0.1:4200) for as long as the floor is up.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+
+PREFECT_PORT = int(os.environ.get("FLOOR_PREFECT_PORT", "4200"))
+
+
+@contextlib.contextmanager
+def prefect_api():
+    """Yield the URL of a Prefect API: the configured one, or a local server started here."""
+    configured = os.environ.get("PREFECT_API_URL")
+    if configured:
+        yield configured
+        return
+    url = f"http://127.0.0.1:{PREFECT_PORT}/api"
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "prefect",
+            "server",
+            "start",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(PREFECT_PORT),
+        ],
+        env={**os.environ, "PREFECT_SERVER_ANALYTICS_ENABLED": "false"},
+    )
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/health", timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                pass
+            if server.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("the local Prefect server did not start; see its output above")
+            time.sleep(0.5)
+        os.environ["PREFECT_API_URL"] = url
+        print(f"Prefect UI: {url.removesuffix('/api')}", flush=True)
+        yield url
+    finally:
+        server.terminate()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            server.wait(timeout=20)
+
+
+def serve_floor(*, run_now: bool = False) -> int:
+    """Serve the trading-cycle deployment on its cron schedule; returns when interrupted."""
+    import asyncio
+
+    from prefect.schedules import Cron
+
+    from deployments.schedule import TIMEZONE, market_hours_cron
+    from floor.accounts import ensure_accounts
+    from floor.database import connect
+    from floor.settings import Settings
+    from floor.traders import load_traders
+
+    settings = Settings()
+    engine = connect(settings)  # embedded Postgres stays up while we serve; runs inherit its URL
+    ensure_accounts(engine, load_traders(settings))
+    cron = market_hours_cron(settings.run_every_n_minutes)
+    with prefect_api():
+        from flows.trading_cycle import trading_cycle
+
+        if run_now:
+            asyncio.run(trading_cycle(force=True))
+        print(f"Serving trading-cycle on '{cron}' ({TIMEZONE}); Ctrl+C to stop.", flush=True)
+        trading_cycle.serve(name="trading-cycle", schedule=Cron(cron, timezone=TIMEZONE))
+    return 0

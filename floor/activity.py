@@ -1,0 +1,56 @@
+"""The activity log: what each trader did, step by step, oldest first."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Engine, insert, select
+
+from floor.accounts import get_account
+from floor.schema import LOG_TYPES, accounts, activity_logs
+
+MAX_MESSAGE_LENGTH = 4000
+
+
+@dataclass(frozen=True)
+class LogEntry:
+    id: int
+    trader: str
+    created_at: datetime
+    type: str
+    message: str
+
+
+def write_log(engine: Engine, trader: str, type: str, message: str, *, cycle_id: int | None = None) -> None:
+    """Append one line to the trader's activity log."""
+    if type not in LOG_TYPES:
+        raise ValueError(f"log type must be one of {LOG_TYPES}, got {type!r}")
+    text = str(message)
+    if len(text) > MAX_MESSAGE_LENGTH:
+        text = text[: MAX_MESSAGE_LENGTH - 3] + "..."
+    with engine.begin() as conn:
+        account = get_account(conn, trader)
+        conn.execute(
+            insert(activity_logs).values(account_id=account.id, type=type, message=text, cycle_id=cycle_id)
+        )
+
+
+def read_logs(
+    engine: Engine, trader: str, *, last: int | None = None, after_id: int | None = None
+) -> list[LogEntry]:
+    """The trader's log, oldest first: only entries after ``after_id``, only the newest ``last``."""
+    query = (
+        select(activity_logs.c.id, activity_logs.c.created_at, activity_logs.c.type, activity_logs.c.message)
+        .join(accounts, accounts.c.id == activity_logs.c.account_id)
+        .where(accounts.c.name == trader)
+        .order_by(activity_logs.c.id.desc())
+    )
+    if after_id is not None:
+        query = query.where(activity_logs.c.id > after_id)
+    if last is not None:
+        query = query.limit(last)
+    with engine.connect() as conn:
+        get_account(conn, trader)  # a clear error for an unknown trader
+        rows = list(conn.execute(query))
+    return [LogEntry(r.id, trader, r.created_at, r.type, r.message) for r in reversed(rows)]

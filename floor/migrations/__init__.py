@@ -1,0 +1,1 @@
+"""Alembic migrations of the floor's schema, applied by ``floor.database.migrate``."""

@@ -1,0 +1,155 @@
+"""The floor's tables, declared once with SQLAlchemy Core. Migrations in ``floor/migrations``
+create them; queries live in the domain modules that own each table."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+
+metadata = MetaData()
+
+MONEY = Numeric(16, 2)
+PRICE = Numeric(18, 4)
+LOG_TYPES = ("trace", "agent", "function", "generation", "response", "account")
+
+accounts = Table(
+    "accounts",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(64), nullable=False, unique=True),
+    Column("lastname", String(128), nullable=False),
+    Column("model", String(200), nullable=False),
+    Column("style", String(32), nullable=False),
+    Column("strategy", Text, nullable=False),
+    Column("cash", MONEY, nullable=False),
+    Column("initial_cash", MONEY, nullable=False),
+    Column("next_turn", String(16), nullable=False, server_default="trade"),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    CheckConstraint("cash >= 0", name="ck_accounts_cash_not_negative"),
+    CheckConstraint("next_turn IN ('trade', 'rebalance')", name="ck_accounts_next_turn"),
+)
+
+positions = Table(
+    "positions",
+    metadata,
+    Column("account_id", Integer, ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True),
+    Column("symbol", String(16), primary_key=True),
+    Column("shares", BigInteger, nullable=False),
+    Column("cost", MONEY, nullable=False),
+    CheckConstraint("shares >= 0", name="ck_positions_shares_not_negative"),
+)
+
+cycles = Table(
+    "cycles",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("started_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("finished_at", DateTime(timezone=True)),
+    Column("status", String(16), nullable=False, server_default="running"),
+    Column("forced", Boolean, nullable=False, server_default="false"),
+    Column("flow_run_id", String(64)),
+    Column("note", Text),
+)
+
+transactions = Table(
+    "transactions",
+    metadata,
+    Column("id", BigInteger, primary_key=True),
+    Column("account_id", Integer, ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("symbol", String(16), nullable=False),
+    Column("side", String(4), nullable=False),
+    Column("quantity", BigInteger, nullable=False),
+    Column("price", MONEY, nullable=False),
+    Column("total", MONEY, nullable=False),
+    Column("rationale", Text, nullable=False, server_default=""),
+    Column("idempotency_key", String(200), nullable=False),
+    Column("cycle_id", Integer, ForeignKey("cycles.id", ondelete="SET NULL")),
+    CheckConstraint("side IN ('buy', 'sell')", name="ck_transactions_side"),
+    CheckConstraint("quantity > 0", name="ck_transactions_quantity_positive"),
+    CheckConstraint("price > 0", name="ck_transactions_price_positive"),
+    UniqueConstraint("account_id", "idempotency_key", name="uq_transactions_account_key"),
+    Index("ix_transactions_account_id_id", "account_id", "id"),
+)
+
+turns = Table(
+    "turns",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("cycle_id", Integer, ForeignKey("cycles.id", ondelete="CASCADE")),
+    Column("account_id", Integer, ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("model", String(200), nullable=False),
+    Column("status", String(16), nullable=False, server_default="running"),
+    Column("error", Text),
+    Column("appraisal", Text),
+    Column("steps", Integer, nullable=False, server_default="0"),
+    Column("input_tokens", Integer, nullable=False, server_default="0"),
+    Column("output_tokens", Integer, nullable=False, server_default="0"),
+    Column("cost", Numeric(14, 6), nullable=False, server_default="0"),
+    Column("started_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("finished_at", DateTime(timezone=True)),
+    CheckConstraint("status IN ('running', 'succeeded', 'failed', 'skipped')", name="ck_turns_status"),
+)
+
+snapshots = Table(
+    "snapshots",
+    metadata,
+    Column("id", BigInteger, primary_key=True),
+    Column("account_id", Integer, ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+    Column("cycle_id", Integer, ForeignKey("cycles.id", ondelete="SET NULL")),
+    Column("taken_at", DateTime(timezone=True), nullable=False),
+    Column("cash", MONEY, nullable=False),
+    Column("holdings_value", MONEY, nullable=False),
+    Column("portfolio_value", MONEY, nullable=False),
+    Column("profit_loss", MONEY, nullable=False),
+    Column("positions", JSONB, nullable=False),
+    UniqueConstraint("account_id", "cycle_id", name="uq_snapshots_account_cycle"),
+    Index("ix_snapshots_account_taken", "account_id", "taken_at"),
+)
+
+activity_logs = Table(
+    "activity_logs",
+    metadata,
+    Column("id", BigInteger, primary_key=True),
+    Column("account_id", Integer, ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("type", String(16), nullable=False),
+    Column("message", Text, nullable=False),
+    Column("cycle_id", Integer, ForeignKey("cycles.id", ondelete="SET NULL")),
+    CheckConstraint("type IN " + str(LOG_TYPES), name="ck_activity_logs_type"),
+    Index("ix_activity_logs_account_id_id", "account_id", "id"),
+)
+
+prices = Table(
+    "prices",
+    metadata,
+    Column("id", BigInteger, primary_key=True),
+    Column("symbol", String(16), nullable=False),
+    Column("price", PRICE, nullable=False),
+    Column("as_of", DateTime(timezone=True), nullable=False),
+    Column("source", String(32), nullable=False),
+    Column("stale", Boolean, nullable=False, server_default="false"),
+    Column("fetched_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("cycle_id", Integer, ForeignKey("cycles.id", ondelete="SET NULL")),
+    CheckConstraint("price > 0", name="ck_prices_positive"),
+    Index("ix_prices_symbol_fetched", "symbol", "fetched_at"),
+    Index("ix_prices_cycle_symbol", "cycle_id", "symbol"),
+)

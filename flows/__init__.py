@@ -1,0 +1,1 @@
+"""Prefect flows: orchestration only, the order in which tasks are called."""

@@ -1,0 +1,5 @@
+"""Run one MCP server on stdio: ``python -m servers accounts|market --trader NAME``."""
+
+from servers.launch import main
+
+main()

@@ -1,0 +1,76 @@
+"""The market MCP server: prices, daily history and whether the market is open."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from mcp.server.fastmcp import FastMCP
+from mcp.server.fastmcp.exceptions import ToolError
+
+from floor.errors import TradeRejected
+from floor.ledger import normalize_symbol
+from floor.tool_results import DailyCloseResult, MarketStatusResult, PriceHistory, QuoteResult
+from servers.binding import TraderBinding
+
+MAX_HISTORY_DAYS = 365
+
+
+def build_market_server(binding: TraderBinding) -> FastMCP:
+    server = FastMCP("market_server")
+    book = binding.prices
+
+    def _symbol(symbol: str) -> str:
+        try:
+            cleaned = normalize_symbol(symbol)
+        except TradeRejected as exc:
+            raise ToolError(str(exc)) from exc
+        if not book.knows(cleaned):
+            raise ToolError(f"unknown symbol {cleaned}: it is not traded on this floor's market")
+        return cleaned
+
+    @server.tool()
+    def lookup_share_price(symbol: str) -> QuoteResult:
+        """Get the current price of one share.
+
+        Args:
+            symbol: Ticker symbol, e.g. AAPL.
+        """
+        cleaned = _symbol(symbol)
+        quote = book.quote(cleaned)
+        if quote is None:
+            raise ToolError(f"no price for {cleaned} is available right now")
+        return QuoteResult(
+            symbol=cleaned,
+            price=float(quote.price),
+            as_of=quote.as_of,
+            source=quote.source,
+            stale=quote.stale,
+        )
+
+    @server.tool()
+    def get_price_history(symbol: str, days: int = 30) -> PriceHistory:
+        """Get daily closing prices of one symbol, oldest first.
+
+        Args:
+            symbol: Ticker symbol, e.g. AAPL.
+            days: How many trading days back, from 1 to 365.
+        """
+        cleaned = _symbol(symbol)
+        if not 1 <= days <= MAX_HISTORY_DAYS:
+            raise ToolError(f"days must be between 1 and {MAX_HISTORY_DAYS}, got {days}")
+        closes = book.history(cleaned, days)
+        return PriceHistory(
+            symbol=cleaned, closes=[DailyCloseResult(day=c.day, close=float(c.close)) for c in closes]
+        )
+
+    @server.tool()
+    def is_market_open() -> MarketStatusResult:
+        """Tell whether the US stock market (NYSE) is open now, and when it next opens and closes."""
+        from floor.market.calendar import market_status
+
+        status = market_status(datetime.now(UTC))
+        return MarketStatusResult(
+            open=status.open, as_of=status.as_of, next_open=status.next_open, next_close=status.next_close
+        )
+
+    return server

@@ -1,0 +1,34 @@
+"""Tasks that open and close a cycle's record and keep accounts in line with configuration."""
+
+from __future__ import annotations
+
+from prefect import task
+from prefect.runtime import flow_run
+
+from floor import cycles
+from floor.accounts import ensure_accounts
+from floor.traders import TraderProfile, load_traders
+from tasks import runtime
+
+
+@task(name="open-cycle")
+def open_cycle(forced: bool) -> int:
+    """Record the start of a cycle, linked to this flow run; returns the cycle id."""
+    return cycles.start_cycle(runtime.engine(), forced=forced, flow_run_id=str(flow_run.get_id() or ""))
+
+
+@task(name="close-cycle")
+def close_cycle(cycle_id: int, status: str, note: str | None = None) -> None:
+    cycles.finish_cycle(runtime.engine(), cycle_id, status, note)
+
+
+@task(name="load-traders")
+def load_floor_traders(names: list[str] | None = None) -> list[TraderProfile]:
+    """The configured traders (only ``names`` if given), with an account each."""
+    from floor.traders import find_trader
+
+    traders = load_traders(runtime.settings())
+    if names:
+        traders = [find_trader(traders, name) for name in names]
+    ensure_accounts(runtime.engine(), traders)
+    return traders

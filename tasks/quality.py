@@ -1,0 +1,35 @@
+"""Great Expectations checks on what a cycle fetched and wrote."""
+
+from __future__ import annotations
+
+from prefect import get_run_logger, task
+from prefect.artifacts import create_markdown_artifact
+
+from floor.errors import DataQualityError
+from floor.price_cache import cycle_quotes
+from floor.valuation import position_rows, snapshot_rows
+from tasks import runtime
+
+
+@task(name="check-data-quality")
+def check_data_quality(cycle_id: int) -> bool:
+    """Run the suites on prices, positions and snapshots; publish the results; fail on a failure."""
+    from floor.quality import check_cycle_data
+
+    engine = runtime.engine()
+    prices = [
+        {"symbol": q.symbol, "price": q.price, "as_of": q.as_of}
+        for q in cycle_quotes(engine, cycle_id).values()
+    ]
+    report = check_cycle_data(prices, position_rows(engine), snapshot_rows(engine, cycle_id))
+    create_markdown_artifact(
+        key="data-quality",
+        markdown=report.as_markdown(),
+        description=f"Data-quality checks of cycle {cycle_id}",
+    )
+    if not report.success:
+        failed = "; ".join(f"{r.suite}.{r.expectation}({r.column}): {r.observed}" for r in report.failures())
+        get_run_logger().error("Data-quality checks failed: %s", failed)
+        raise DataQualityError(f"data-quality checks failed: {failed}")
+    get_run_logger().info("All %d data-quality checks passed", len(report.results))
+    return True

@@ -1,0 +1,24 @@
+"""The task that plays one trader's turn."""
+
+from __future__ import annotations
+
+import asyncio
+
+from prefect import get_run_logger, task
+
+from floor.agents.trader_turn import TurnRequest, run_turn
+from floor.cycles import TurnOutcome
+from tasks import runtime
+
+
+@task(name="play-turn", task_run_name="play-turn-{request.profile.name}")
+async def play_turn(request: TurnRequest) -> TurnOutcome:
+    """Run the trader's agent in a worker thread, so several traders play at once."""
+    outcome = await asyncio.to_thread(
+        run_turn, runtime.engine(), runtime.settings(), request, runtime.database_url()
+    )
+    logger = get_run_logger()
+    logger.info("%s: %s after %d steps", request.profile.name, outcome.status, outcome.steps)
+    if outcome.error:
+        logger.warning("%s: %s", request.profile.name, outcome.error)
+    return outcome

@@ -1,0 +1,20 @@
+"""Valuing every portfolio at the cycle's prices."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from prefect import task
+
+from floor.price_cache import cycle_quotes, price_map
+from floor.valuation import Valuation, record_snapshots, value_accounts
+from tasks import runtime
+
+
+@task(name="value-portfolios")
+def value_portfolios(cycle_id: int) -> list[Valuation]:
+    """One snapshot per trader: cash, positions at the cycle's prices, value and P&L."""
+    engine = runtime.engine()
+    valuations = value_accounts(engine, price_map(cycle_quotes(engine, cycle_id)))
+    record_snapshots(engine, valuations, cycle_id=cycle_id, taken_at=datetime.now(UTC))
+    return valuations
