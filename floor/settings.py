@@ -90,6 +90,8 @@ class Settings(BaseSettings):
         "pushover_user",
         "pushover_token",
         "polygon_base_url",
+        "data_dir",
+        "floor_traders_file",
         mode="before",
     )
     @classmethod
