@@ -77,3 +77,13 @@ def floor(engine: Engine, settings: Settings) -> Engine:
     """The four default traders with fresh accounts."""
     reset_accounts(engine, load_traders(settings))
     return engine
+
+
+@pytest.fixture(scope="session")
+def prefect_api():
+    """A Prefect API for the whole session: one temporary server, not one per flow run."""
+    from prefect.settings import PREFECT_API_URL
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield PREFECT_API_URL.value()

@@ -1,0 +1,179 @@
+"""Wall time and peak memory of one offline trading cycle for 4, 16 and 64 traders.
+
+Beside each, a bare Prefect flow of the same shape (gate, fetch, N concurrent subflows each
+running one task that does nothing, valuation, checks) gives the orchestration floor; the ratio
+says what the traders themselves cost. Memory is the peak resident set of this process and all
+its children (the MCP servers), sampled every 50 ms.
+
+    python bench/cycle_scaling.py [--sizes 4 16 64] [--repeat 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+
+STYLES = [("Patience", "value"), ("Bold", "bold"), ("Systematic", "risk_parity"), ("Crypto", "crypto_momentum")]
+
+
+def write_traders(path: Path, n: int) -> None:
+    entries = []
+    for i in range(n):
+        lastname, style = STYLES[i % 4]
+        entries.append(
+            f'[[trader]]\nname = "T{i:03d}"\nlastname = "{lastname}"\nstyle = "{style}"\n'
+            f'strategy = "Bench trader {i} playing {lastname}."\n'
+        )
+    path.write_text("\n".join(entries))
+
+
+class PeakMemory:
+    """Peak RSS of this process tree, sampled in a thread."""
+
+    def __init__(self) -> None:
+        import psutil
+
+        self._me = psutil.Process()
+        self.peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        import psutil
+
+        while not self._stop.is_set():
+            total = 0
+            try:
+                procs = [self._me, *self._me.children(recursive=True)]
+                for p in procs:
+                    try:
+                        total += p.memory_info().rss
+                    except psutil.Error:
+                        pass
+            except psutil.Error:
+                pass
+            self.peak = max(self.peak, total)
+            time.sleep(0.05)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+
+def bare_flow():
+    """A Prefect flow of the cycle's shape whose steps do nothing."""
+    from prefect import flow, task
+
+    @task
+    def gate() -> bool:
+        return True
+
+    @task
+    def fetch() -> int:
+        return 0
+
+    @task
+    async def turn(i: int) -> int:
+        return i
+
+    @flow(name="bare-trader-turn")
+    async def subflow(i: int) -> int:
+        return await turn(i)
+
+    @task
+    def value() -> int:
+        return 0
+
+    @task
+    def check() -> bool:
+        return True
+
+    @flow(name="bare-cycle")
+    async def cycle(n: int) -> None:
+        gate()
+        fetch()
+        await asyncio.gather(*(subflow(i, return_state=True) for i in range(n)))
+        value()
+        check()
+
+    return cycle
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[4, 16, 64])
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+
+    from prefect.testing.utilities import prefect_test_harness
+    from sqlalchemy import text
+
+    from floor.accounts import reset_accounts
+    from floor.database import connect
+    from floor.schema import metadata
+    from floor.settings import Settings
+    from floor.traders import load_traders
+    from tasks import runtime
+
+    workdir = Path(tempfile.mkdtemp(prefix="floor-bench-"))
+    os.environ["DATA_DIR"] = str(workdir / "pg")
+    os.environ.pop("DATABASE_URL", None)
+    bare = bare_flow()
+    rows = []
+    with prefect_test_harness(server_startup_timeout=120):
+        from flows.trading_cycle import trading_cycle
+
+        asyncio.run(bare(1))  # warm the Prefect client and server once
+        for n in args.sizes:
+            write_traders(workdir / f"traders-{n}.toml", n)
+            os.environ["FLOOR_TRADERS_FILE"] = str(workdir / f"traders-{n}.toml")
+            for cached in (runtime.settings, runtime.engine, runtime.market):
+                cached.cache_clear()
+            settings = Settings()
+            engine = connect(settings)
+            cycle_times, bare_times, peaks, trades = [], [], [], []
+            for _ in range(args.repeat):
+                with engine.begin() as conn:
+                    names = ", ".join(t.name for t in metadata.sorted_tables)
+                    conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+                reset_accounts(engine, load_traders(settings))
+                with PeakMemory() as memory:
+                    start = time.perf_counter()
+                    result = asyncio.run(trading_cycle(force=True))
+                    cycle_times.append(time.perf_counter() - start)
+                peaks.append(memory.peak)
+                assert result["status"] == "completed", result
+                failed = result["failed"]
+                assert not failed, f"failed turns: {failed}"
+                with engine.connect() as conn:
+                    trades.append(conn.execute(text("SELECT count(*) FROM transactions")).scalar_one())
+                start = time.perf_counter()
+                asyncio.run(bare(n))
+                bare_times.append(time.perf_counter() - start)
+            cycle_s, bare_s = statistics.median(cycle_times), statistics.median(bare_times)
+            rows.append((n, cycle_s, bare_s, cycle_s / bare_s, max(peaks) / 2**20, statistics.median(trades)))
+            print(f"  {n} traders: cycle {cycle_s:.1f} s, bare {bare_s:.1f} s", flush=True)
+
+    print()
+    print(f"One offline trading cycle, median of {args.repeat} runs (cpus: {os.cpu_count()})")
+    print(f"{'traders':>8} {'cycle s':>9} {'bare flow s':>12} {'ratio':>7} {'peak MiB':>9} {'trades':>7} {'s/trader':>9}")
+    for n, cycle_s, bare_s, ratio, peak, trades in rows:
+        print(f"{n:>8} {cycle_s:>9.1f} {bare_s:>12.2f} {ratio:>7.1f} {peak:>9.0f} {trades:>7.0f} {cycle_s / n:>9.2f}")
+
+
+if __name__ == "__main__":
+    main()
