@@ -1,0 +1,255 @@
+"""Data-quality checks of one cycle's data: prices, positions and snapshots, with Great Expectations.
+
+The rows come as the persistence layer returns them (lists of dicts, money as ``Decimal``). Each
+call builds pandas frames from them, runs one expectation suite per table in a fresh ephemeral GX
+context and returns a plain :class:`QualityReport`. Great Expectations (~2-5 s to import) and pandas
+are imported inside :func:`check_cycle_data`, so importing this module stays cheap.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import TYPE_CHECKING, Any
+
+from floor.money import cents, to_decimal
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+VALUE_TOLERANCE = 0.005  # a recomputed value must agree to the cent
+_NAMED_ROWS = 10  # how many offending rows an observed text names before "and N more"
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """The outcome of one expectation on one table.
+
+    Attributes:
+        suite: The table checked: ``"prices"``, ``"positions"`` or ``"snapshots"``.
+        expectation: The GX expectation type, e.g. ``"expect_column_values_to_be_between"``.
+        column: The column (or ``"a, b"`` for a compound key); ``None`` for table-level checks.
+        success: Whether the expectation held.
+        observed: Short human text; on failure it names the offending rows and values.
+    """
+
+    suite: str
+    expectation: str
+    column: str | None
+    success: bool
+    observed: str
+
+
+@dataclass(frozen=True)
+class QualityReport:
+    """Every check of a cycle, grouped by suite (prices, positions, snapshots)."""
+
+    results: tuple[CheckResult, ...]
+
+    @property
+    def success(self) -> bool:
+        """True when every check passed."""
+        return all(result.success for result in self.results)
+
+    def failures(self) -> list[CheckResult]:
+        """The checks that failed."""
+        return [result for result in self.results if not result.success]
+
+    def as_markdown(self) -> str:
+        """A markdown table of every check, for a Prefect markdown artifact."""
+        passed = len(self.results) - len(self.failures())
+        lines = [
+            f"**Data quality: {passed} of {len(self.results)} checks passed**",
+            "",
+            "| suite | check | column | result | observed |",
+            "|---|---|---|---|---|",
+        ]
+        for r in self.results:
+            cells = (r.suite, r.expectation, r.column or "—", "✅" if r.success else "❌", r.observed)
+            lines.append("| " + " | ".join(_markdown_cell(cell) for cell in cells) + " |")
+        return "\n".join(lines) + "\n"
+
+
+def check_cycle_data(
+    prices: Sequence[Mapping[str, Any]],
+    positions: Sequence[Mapping[str, Any]],
+    snapshots: Sequence[Mapping[str, Any]],
+) -> QualityReport:
+    """Run the prices, positions and snapshots suites and report every check.
+
+    Args:
+        prices: ``{"symbol", "price", "as_of"}`` rows: the prices the cycle fetched.
+        positions: ``{"trader", "symbol", "shares"}`` rows: every position on the floor.
+        snapshots: ``{"trader", "cash", "holdings_value", "portfolio_value", "positions"}`` rows, one
+            valuation per trader; ``positions`` is a list of ``{"symbol", "shares", "price"}``.
+
+    Returns:
+        The report; an empty ``prices`` list fails, empty ``positions`` or ``snapshots`` pass.
+    """
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")  # before the import: GX reads it then
+    import great_expectations as gx
+    import great_expectations.expectations as gxe
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    # A fresh in-memory context per call (~10 ms) keeps assets of earlier calls from leaking in.
+    context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)  # tqdm bars on stderr otherwise
+    source = context.data_sources.add_pandas("cycle")
+    suites: dict[str, tuple[pd.DataFrame, list[str], list[Any]]] = {
+        "prices": (
+            _prices_frame(prices),
+            ["symbol"],
+            [
+                gxe.ExpectTableRowCountToBeBetween(min_value=1),
+                gxe.ExpectColumnValuesToNotBeNull(column="symbol"),
+                gxe.ExpectColumnValuesToBeUnique(column="symbol"),
+                gxe.ExpectColumnValuesToNotBeNull(column="price"),
+                gxe.ExpectColumnValuesToBeBetween(column="price", min_value=0, strict_min=True),
+            ],
+        ),
+        "positions": (
+            _positions_frame(positions),
+            ["trader", "symbol"],
+            [
+                gxe.ExpectColumnValuesToNotBeNull(column="shares"),
+                gxe.ExpectColumnValuesToBeInTypeList(column="shares", type_list=["int"]),
+                gxe.ExpectColumnValuesToBeBetween(column="shares", min_value=0),
+                gxe.ExpectCompoundColumnsToBeUnique(column_list=["trader", "symbol"]),
+            ],
+        ),
+        "snapshots": (
+            _snapshots_frame(snapshots),
+            ["trader"],
+            [
+                gxe.ExpectColumnValuesToBeUnique(column="trader"),
+                gxe.ExpectColumnValuesToBeBetween(column="cash", min_value=0),
+                gxe.ExpectColumnValuesToBeBetween(column="portfolio_value", min_value=0),
+                gxe.ExpectColumnValuesToNotBeNull(column="value_error"),
+                gxe.ExpectColumnValuesToBeBetween(
+                    column="holdings_error", min_value=-VALUE_TOLERANCE, max_value=VALUE_TOLERANCE
+                ),
+                gxe.ExpectColumnValuesToBeBetween(
+                    column="value_error", min_value=-VALUE_TOLERANCE, max_value=VALUE_TOLERANCE
+                ),
+            ],
+        ),
+    }
+    results: list[CheckResult] = []
+    for name, (frame, keys, expectations) in suites.items():
+        batch = (
+            source.add_dataframe_asset(name)
+            .add_batch_definition_whole_dataframe(name)
+            .get_batch(batch_parameters={"dataframe": frame})
+        )
+        outcome = batch.validate(
+            gx.ExpectationSuite(name=name, expectations=expectations),
+            result_format={"result_format": "COMPLETE", "unexpected_index_column_names": keys},
+        )
+        results.extend(_check_result(name, result, keys) for result in outcome.results)
+    return QualityReport(tuple(results))
+
+
+def _prices_frame(rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
+    import pandas as pd
+
+    return pd.DataFrame(
+        {
+            "symbol": pd.Series([row.get("symbol") for row in rows], dtype=object),
+            "price": pd.Series([_to_float(row.get("price")) for row in rows], dtype="float64"),
+        }
+    )
+
+
+def _positions_frame(rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
+    import pandas as pd
+
+    # object dtype keeps each share count as given, so the type check sees a 2.5 or a None as such.
+    return pd.DataFrame(
+        {
+            name: pd.Series([row.get(name) for row in rows], dtype=object)
+            for name in ("trader", "symbol", "shares")
+        }
+    )
+
+
+def _snapshots_frame(rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
+    import pandas as pd
+
+    errors = [_valuation_errors(row) for row in rows]
+    columns: dict[str, list[Any]] = {
+        "trader": [row.get("trader") for row in rows],
+        "cash": [_to_float(row.get("cash")) for row in rows],
+        "portfolio_value": [_to_float(row.get("portfolio_value")) for row in rows],
+        "holdings_error": [_to_float(holdings) for holdings, _ in errors],
+        "value_error": [_to_float(value) for _, value in errors],
+    }
+    dtypes = {name: object if name == "trader" else "float64" for name in columns}
+    return pd.DataFrame({name: pd.Series(values, dtype=dtypes[name]) for name, values in columns.items()})
+
+
+def _valuation_errors(row: Mapping[str, Any]) -> tuple[Decimal | None, Decimal | None]:
+    """Stored minus recomputed holdings and portfolio value, exact; ``None`` when not recomputable."""
+    try:
+        held = sum(
+            (to_decimal(p["price"]) * to_decimal(p["shares"]) for p in row.get("positions") or []), Decimal(0)
+        )
+        cash = to_decimal(row["cash"])
+        holdings_error = to_decimal(row["holdings_value"]) - cents(held)
+        value_error = to_decimal(row["portfolio_value"]) - cents(cash + held)
+    except (KeyError, TypeError, ValueError, InvalidOperation):
+        return None, None
+    return holdings_error, value_error
+
+
+def _to_float(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+def _check_result(suite: str, result: Any, keys: list[str]) -> CheckResult:
+    config = result.expectation_config
+    column = config.kwargs.get("column") or ", ".join(config.kwargs.get("column_list") or []) or None
+    return CheckResult(
+        suite=suite,
+        expectation=config.type,
+        column=column,
+        success=bool(result.success),
+        observed=_observed(result, column, keys),
+    )
+
+
+def _observed(result: Any, column: str | None, keys: list[str]) -> str:
+    """What GX saw, for a human: the offending rows named by their keys, with the bad value."""
+    exception = result.exception_info or {}
+    if exception.get("raised_exception"):
+        return f"error: {exception.get('exception_message')}"
+    details = result.result or {}
+    if "element_count" not in details:  # a table-level expectation
+        unit = " rows" if "row_count" in result.expectation_config.type else ""
+        return f"observed {details.get('observed_value')}{unit}"
+    total, bad = details["element_count"], details.get("unexpected_count") or 0
+    if not bad:
+        return f"{total} rows ok"
+    names: list[str] = []
+    for row in details.get("unexpected_index_list") or []:
+        name = "/".join(_text(row.get(key)) for key in keys)
+        if column in row and column not in keys:
+            name += f" ({column}={_text(row[column])})"
+        if name not in names:
+            names.append(name)
+    more = f", and {len(names) - _NAMED_ROWS} more" if len(names) > _NAMED_ROWS else ""
+    return f"{bad} of {total} rows unexpected: {', '.join(names[:_NAMED_ROWS])}{more}"
+
+
+def _text(value: Any) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "missing"
+    if hasattr(value, "item"):  # numpy scalar
+        value = value.item()
+    return str(value)
+
+
+def _markdown_cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
