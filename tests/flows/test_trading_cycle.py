@@ -86,6 +86,7 @@ def broken_llm(tmp_path: Path, monkeypatch):
     traders += 'model = "openai/gpt-4o-mini"\nstrategy = "Buy anything."\n'
     (tmp_path / "traders.toml").write_text(traders)
     monkeypatch.setenv("FLOOR_TRADERS_FILE", str(tmp_path / "traders.toml"))
+    monkeypatch.setenv("FLOOR_MODEL", "offline")  # everyone else stays offline
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-a-real-key")
     monkeypatch.setenv("OPENAI_BASE_URL", f"http://127.0.0.1:{server.server_port}/v1")
     yield
