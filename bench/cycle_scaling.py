@@ -23,7 +23,12 @@ os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 
-STYLES = [("Patience", "value"), ("Bold", "bold"), ("Systematic", "risk_parity"), ("Crypto", "crypto_momentum")]
+STYLES = [
+    ("Patience", "value"),
+    ("Bold", "bold"),
+    ("Systematic", "risk_parity"),
+    ("Crypto", "crypto_momentum"),
+]
 
 
 def write_traders(path: Path, n: int) -> None:
@@ -114,7 +119,9 @@ def bare_flow():
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--sizes", type=int, nargs="+", default=[4, 16, 64])
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
@@ -170,9 +177,13 @@ def main() -> None:
 
     print()
     print(f"One offline trading cycle, median of {args.repeat} runs (cpus: {os.cpu_count()})")
-    print(f"{'traders':>8} {'cycle s':>9} {'bare flow s':>12} {'ratio':>7} {'peak MiB':>9} {'trades':>7} {'s/trader':>9}")
+    print(
+        f"{'traders':>8} {'cycle s':>9} {'bare flow s':>12} {'ratio':>7} {'peak MiB':>9} {'trades':>7} {'s/trader':>9}"
+    )
     for n, cycle_s, bare_s, ratio, peak, trades in rows:
-        print(f"{n:>8} {cycle_s:>9.1f} {bare_s:>12.2f} {ratio:>7.1f} {peak:>9.0f} {trades:>7.0f} {cycle_s / n:>9.2f}")
+        print(
+            f"{n:>8} {cycle_s:>9.1f} {bare_s:>12.2f} {ratio:>7.1f} {peak:>9.0f} {trades:>7.0f} {cycle_s / n:>9.2f}"
+        )
 
 
 if __name__ == "__main__":

@@ -8,11 +8,25 @@ from decimal import Decimal
 from sqlalchemy import Engine, func, insert, select, update
 
 from floor.accounts import get_account
-from floor.schema import cycles, turns
+from floor.schema import accounts, cycles, turns
 
 
 def start_cycle(engine: Engine, *, forced: bool, flow_run_id: str | None) -> int:
+    """Open a cycle record, or reopen the one of ``flow_run_id`` when that run is retried.
+
+    Reusing the cycle keeps its order keys, so a retried run replays orders it already placed
+    instead of trading twice.
+    """
     with engine.begin() as conn:
+        if flow_run_id:
+            existing = conn.execute(
+                select(cycles.c.id).where(cycles.c.flow_run_id == flow_run_id).with_for_update()
+            ).scalar_one_or_none()
+            if existing is not None:
+                conn.execute(
+                    update(cycles).where(cycles.c.id == existing).values(status="running", finished_at=None)
+                )
+                return existing
         return conn.execute(
             insert(cycles).values(forced=forced, flow_run_id=flow_run_id).returning(cycles.c.id)
         ).scalar_one()
@@ -66,9 +80,32 @@ def finish_turn(engine: Engine, turn_id: int, outcome: TurnOutcome) -> None:
         )
 
 
-def cycle_turns(engine: Engine, cycle_id: int) -> list[dict]:
-    from floor.schema import accounts
+def finished_turn(engine: Engine, cycle_id: int | None, trader: str) -> TurnOutcome | None:
+    """The outcome of the trader's turn in this cycle if it already succeeded (a retried run)."""
+    if cycle_id is None:
+        return None
+    query = (
+        select(turns)
+        .join(accounts, accounts.c.id == turns.c.account_id)
+        .where(turns.c.cycle_id == cycle_id, accounts.c.name == trader, turns.c.status == "succeeded")
+        .order_by(turns.c.id.desc())
+        .limit(1)
+    )
+    with engine.connect() as conn:
+        row = conn.execute(query).one_or_none()
+    if row is None:
+        return None
+    return TurnOutcome(
+        status=row.status,
+        appraisal=row.appraisal,
+        steps=row.steps,
+        input_tokens=row.input_tokens,
+        output_tokens=row.output_tokens,
+        cost=row.cost,
+    )
 
+
+def cycle_turns(engine: Engine, cycle_id: int) -> list[dict]:
     query = (
         select(accounts.c.name, turns)
         .join(accounts, accounts.c.id == turns.c.account_id)

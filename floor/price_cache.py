@@ -12,6 +12,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 
 from sqlalchemy import Engine, insert, select
+from sqlalchemy.dialects.postgresql import distinct_on
 
 from floor.market import DailyClose, MarketData, Quote
 from floor.schema import prices
@@ -51,7 +52,7 @@ def latest_quotes(engine: Engine, symbols: Iterable[str] | None = None) -> dict[
     """The newest cached price of each symbol (of ``symbols``, or of all)."""
     query = (
         select(prices)
-        .distinct(prices.c.symbol)
+        .ext(distinct_on(prices.c.symbol))
         .order_by(prices.c.symbol, prices.c.fetched_at.desc(), prices.c.id.desc())
     )
     if symbols is not None:

@@ -34,7 +34,7 @@ def _receipt(trade: ledger.Trade) -> TradeReceipt:
 
 def build_accounts_server(binding: TraderBinding) -> FastMCP:
     """A FastMCP server whose tools act on ``binding.trader``'s account only."""
-    server = FastMCP("accounts_server")
+    server = FastMCP("accounts_server", log_level="WARNING")
     trader = binding.trader
 
     @server.tool()

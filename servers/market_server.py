@@ -16,7 +16,7 @@ MAX_HISTORY_DAYS = 365
 
 
 def build_market_server(binding: TraderBinding) -> FastMCP:
-    server = FastMCP("market_server")
+    server = FastMCP("market_server", log_level="WARNING")
     book = binding.prices
 
     def _symbol(symbol: str) -> str:

@@ -21,7 +21,7 @@ from floor import accounts
 from floor.activity import write_log
 from floor.agents.models import build_model
 from floor.agents.prompts import instructions, turn_message
-from floor.cycles import TurnOutcome, finish_turn, start_turn
+from floor.cycles import TurnOutcome, finish_turn, finished_turn, start_turn
 from floor.errors import ConfigurationError
 from floor.settings import Settings
 from floor.traders import TraderProfile
@@ -69,8 +69,11 @@ class StepLogger:
         write_log(self.engine, self.trader, type_, message, cycle_id=self.cycle_id)
 
     def __call__(self, step, agent=None) -> None:
-        from smolagents.memory import ActionStep
+        from smolagents.memory import ActionStep, FinalAnswerStep
 
+        if isinstance(step, FinalAnswerStep):
+            self._log("response", str(step.output))
+            return
         if not isinstance(step, ActionStep):
             return
         self.steps += 1
@@ -86,14 +89,16 @@ class StepLogger:
         if step.error is not None:
             self._log("agent", f"Step {step.step_number} error: {step.error.message}")
         elif step.observations and not step.is_final_answer:
-            self._log("agent", f"Step {step.step_number} observed: {step.observations}")
-        if step.is_final_answer:
-            self._log("response", str(step.action_output))
+            # Tool results arrive pretty-printed; one line each keeps the log readable.
+            self._log("agent", f"Step {step.step_number} observed: {' '.join(step.observations.split())}")
 
 
 def run_turn(engine: Engine, settings: Settings, request: TurnRequest, database_url: str) -> TurnOutcome:
     """Play one turn for ``request.profile``; returns the outcome it also records."""
     profile = request.profile
+    done = finished_turn(engine, request.cycle_id, profile.name)
+    if done is not None:  # a retried cycle: this trader already played, don't trade again
+        return done
     kind = accounts.next_turn_kind(engine, profile.name)
     turn_id = start_turn(engine, request.cycle_id, profile.name, kind, profile.model)
     write_log(
@@ -119,6 +124,7 @@ def _play(
     engine: Engine, settings: Settings, request: TurnRequest, kind: str, database_url: str
 ) -> TurnOutcome:
     from smolagents import LogLevel, MCPClient, ToolCallingAgent
+    from smolagents.memory import ActionStep, FinalAnswerStep
 
     profile = request.profile
     model = build_model(profile, settings)
@@ -135,7 +141,7 @@ def _play(
             model=model,
             instructions=instructions(profile, strategy, request.universe),
             max_steps=settings.max_agent_steps,
-            step_callbacks=[step_logger],
+            step_callbacks={ActionStep: step_logger, FinalAnswerStep: step_logger},
             verbosity_level=LogLevel.OFF,
         )
         result = agent.run(turn_message(kind, profile, datetime.now(UTC)), return_full_result=True)

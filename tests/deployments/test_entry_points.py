@@ -42,11 +42,19 @@ def test_prefect_deploy_all_creates_the_cron_deployment(prefect_api, tmp_path):
     prefect = [sys.executable, "-m", "prefect"]
     pool = subprocess.run(
         [*prefect, "work-pool", "create", "floor-pool", "--type", "process", "--overwrite"],
-        env=env, capture_output=True, text=True, timeout=120,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert pool.returncode == 0, pool.stdout + pool.stderr
     deploy = subprocess.run(
-        [*prefect, "--no-prompt", "deploy", "--all"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
+        [*prefect, "--no-prompt", "deploy", "--all"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert deploy.returncode == 0, deploy.stdout[-3000:] + deploy.stderr[-3000:]
 
@@ -61,4 +69,6 @@ def test_prefect_deploy_all_creates_the_cron_deployment(prefect_api, tmp_path):
     (schedule,) = deployment.schedules
     assert schedule.schedule.cron == "30 9-15 * * 1-5"
     assert schedule.schedule.timezone == "America/New_York"
-    assert deployment.pull_steps[0]["prefect.deployments.steps.set_working_directory"]["directory"] == str(ROOT)
+    assert deployment.pull_steps[0]["prefect.deployments.steps.set_working_directory"]["directory"] == str(
+        ROOT
+    )

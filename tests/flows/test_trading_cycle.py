@@ -107,22 +107,39 @@ def test_floor_cli_runs_reports_and_balances(prefect_api, floor):
     env = {**os.environ, "PREFECT_API_URL": prefect_api}
     floor_cmd = [sys.executable, "-m", "deployments.cli"]
     for _ in range(2):
-        done = subprocess.run([*floor_cmd, "run", "--force"], env=env, capture_output=True, text=True, timeout=300)
+        done = subprocess.run(
+            [*floor_cmd, "run", "--force"], env=env, capture_output=True, text=True, timeout=300
+        )
         assert done.returncode == 0, done.stderr[-2000:]
         assert "completed" in done.stdout
-    report = subprocess.run([*floor_cmd, "report", "--json"], env=env, capture_output=True, text=True, timeout=120)
+    report = subprocess.run(
+        [*floor_cmd, "report", "--json"], env=env, capture_output=True, text=True, timeout=120
+    )
     assert report.returncode == 0, report.stderr[-2000:]
     accounts = json.loads(report.stdout)
     assert [a["name"] for a in accounts] == ["Warren", "George", "Ray", "Cathie"]
     assert any(a["transactions"] for a in accounts)
     for account in accounts:
-        assert {"name", "lastname", "model", "strategy", "cash", "holdings", "portfolio_value", "profit_loss"} <= set(
-            account
-        )
+        assert {
+            "name",
+            "lastname",
+            "model",
+            "strategy",
+            "cash",
+            "holdings",
+            "portfolio_value",
+            "profit_loss",
+        } <= set(account)
         assert_books_balance(account)
     logs = subprocess.run(
-        [*floor_cmd, "logs", "warren", "--json", "--last", "5"], env=env, capture_output=True, text=True, timeout=120
+        [*floor_cmd, "logs", "warren", "--json", "--last", "5"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert logs.returncode == 0 and len(json.loads(logs.stdout)) == 5
-    unknown = subprocess.run([*floor_cmd, "report", "Nobody"], env=env, capture_output=True, text=True, timeout=120)
+    unknown = subprocess.run(
+        [*floor_cmd, "report", "Nobody"], env=env, capture_output=True, text=True, timeout=120
+    )
     assert unknown.returncode == 2 and "no trader named 'Nobody'" in unknown.stderr

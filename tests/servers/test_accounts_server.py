@@ -158,7 +158,9 @@ def test_floor_mcp_accounts_over_stdio(floor):
             async with ClientSession(read, write) as session:
                 await session.initialize()
                 tools = {t.name for t in (await session.list_tools()).tools}
-                bought = await session.call_tool("buy_shares", {"symbol": "SPY", "quantity": 2, "rationale": "r"})
+                bought = await session.call_tool(
+                    "buy_shares", {"symbol": "SPY", "quantity": 2, "rationale": "r"}
+                )
                 return tools, bought
 
     tools, bought = anyio.run(scenario)
@@ -174,10 +176,16 @@ def test_concurrent_sessions_never_break_the_ledger(floor):
         async with stdio_client(stdio_params("Warren")) as (read, write):
             async with ClientSession(read, write) as session:
                 await session.initialize()
-                for round_ in range(4):
-                    await session.call_tool("buy_shares", {"symbol": "MSFT", "quantity": 3, "rationale": f"{i}"})
-                    await session.call_tool("buy_shares", {"symbol": "KO", "quantity": 10, "rationale": f"{i}"})
-                    await session.call_tool("sell_shares", {"symbol": "MSFT", "quantity": 2, "rationale": f"{i}"})
+                for _ in range(4):
+                    await session.call_tool(
+                        "buy_shares", {"symbol": "MSFT", "quantity": 3, "rationale": f"{i}"}
+                    )
+                    await session.call_tool(
+                        "buy_shares", {"symbol": "KO", "quantity": 10, "rationale": f"{i}"}
+                    )
+                    await session.call_tool(
+                        "sell_shares", {"symbol": "MSFT", "quantity": 2, "rationale": f"{i}"}
+                    )
 
     async def scenario():
         async with anyio.create_task_group() as group:
@@ -188,3 +196,32 @@ def test_concurrent_sessions_never_break_the_ledger(floor):
     cash, held, txs = account_state(floor)
     assert len(txs) > 10  # many trades filled, and some were refused for cash or shares
     assert_ledger_identity(floor)
+
+
+def test_a_retried_turn_replays_its_orders_instead_of_trading_twice(floor):
+    """Two sessions of the same turn (a crash, then a retry) placing the same orders."""
+
+    async def session(turn_key: str):
+        binding = TraderBinding(
+            trader="Warren", engine=floor, prices=PriceBook(floor, SimulatedMarket()), turn_key=turn_key
+        )
+        async with create_connected_server_and_client_session(build_accounts_server(binding)) as client:
+            results = []
+            for args in (
+                {"symbol": "AAPL", "quantity": 3},
+                {"symbol": "KO", "quantity": 5},
+                {"symbol": "KO", "quantity": 5},
+            ):
+                result = await client.call_tool("buy_shares", {**args, "rationale": "r"})
+                results.append(json.loads(result.content[0].text))
+            return results
+
+    first = anyio.run(session, "cycle-7:Warren")
+    again = anyio.run(session, "cycle-7:Warren")
+    assert [r["duplicate"] for r in first] == [False, False, False]
+    assert [r["duplicate"] for r in again] == [True, True, True]
+    assert [r["transaction_id"] for r in again] == [r["transaction_id"] for r in first]
+    cash, held, txs = account_state(floor)
+    assert held == {"AAPL": 3, "KO": 10} and len(txs) == 3
+    anyio.run(session, "cycle-8:Warren")  # the next cycle's turn trades anew
+    assert len(account_state(floor)[2]) == 6

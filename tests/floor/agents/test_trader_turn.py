@@ -1,0 +1,60 @@
+"""One trader's turn outside Prefect: the agent, stdio MCP servers, the ledger and the log."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import func, select
+
+from floor.activity import read_logs
+from floor.agents.trader_turn import TurnRequest, run_turn
+from floor.cycles import start_cycle
+from floor.market.simulated import SimulatedMarket
+from floor.price_cache import store_quotes
+from floor.schema import transactions, turns
+from floor.traders import find_trader, load_traders
+
+
+def prepared_cycle(engine, flow_run_id="run-1"):
+    cycle_id = start_cycle(engine, forced=True, flow_run_id=flow_run_id)
+    market = SimulatedMarket()
+    store_quotes(engine, market.quotes(market.universe(), datetime.now(UTC)).values(), cycle_id)
+    return cycle_id, market.universe()
+
+
+def count_transactions(engine) -> int:
+    with engine.connect() as conn:
+        return conn.execute(select(func.count()).select_from(transactions)).scalar_one()
+
+
+def test_a_turn_trades_at_cycle_prices_and_logs_every_step(floor, settings, database_url):
+    cycle_id, universe = prepared_cycle(floor)
+    profile = find_trader(load_traders(settings), "Cathie")
+    request = TurnRequest(
+        profile=profile, cycle_id=cycle_id, turn_key=f"cycle-{cycle_id}:Cathie", universe=universe
+    )
+    outcome = run_turn(floor, settings, request, database_url)
+    assert outcome.status == "succeeded", outcome.error
+    assert outcome.appraisal and outcome.steps >= 3
+    assert count_transactions(floor) > 0
+    with floor.connect() as conn:
+        cycle_ids = set(conn.execute(select(transactions.c.cycle_id)).scalars())
+    assert cycle_ids == {cycle_id}
+    types = {entry.type for entry in read_logs(floor, "Cathie")}
+    assert types == {"trace", "generation", "function", "agent", "account", "response"}
+
+
+def test_a_retried_cycle_does_not_play_a_finished_turn_again(floor, settings, database_url):
+    cycle_id, universe = prepared_cycle(floor)
+    assert start_cycle(floor, forced=True, flow_run_id="run-1") == cycle_id  # the retry reopens it
+    profile = find_trader(load_traders(settings), "Warren")
+    request = TurnRequest(
+        profile=profile, cycle_id=cycle_id, turn_key=f"cycle-{cycle_id}:Warren", universe=universe
+    )
+    first = run_turn(floor, settings, request, database_url)
+    trades = count_transactions(floor)
+    again = run_turn(floor, settings, request, database_url)
+    assert again == first
+    assert count_transactions(floor) == trades
+    with floor.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(turns)).scalar_one() == 1
