@@ -177,13 +177,11 @@ def main() -> None:
 
     print()
     print(f"One offline trading cycle, median of {args.repeat} runs (cpus: {os.cpu_count()})")
-    print(
-        f"{'traders':>8} {'cycle s':>9} {'bare flow s':>12} {'ratio':>7} {'peak MiB':>9} {'trades':>7} {'s/trader':>9}"
-    )
+    header = ("traders", "cycle s", "bare flow s", "ratio", "peak MiB", "trades", "s/trader")
+    print("".join(f"{h:>12}" for h in header))
     for n, cycle_s, bare_s, ratio, peak, trades in rows:
-        print(
-            f"{n:>8} {cycle_s:>9.1f} {bare_s:>12.2f} {ratio:>7.1f} {peak:>9.0f} {trades:>7.0f} {cycle_s / n:>9.2f}"
-        )
+        cells = (f"{n}", f"{cycle_s:.1f}", f"{bare_s:.2f}", f"{ratio:.1f}", f"{peak:.0f}", f"{trades:.0f}")
+        print("".join(f"{c:>12}" for c in (*cells, f"{cycle_s / n:.2f}")))
 
 
 if __name__ == "__main__":
