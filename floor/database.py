@@ -50,12 +50,12 @@ def start_embedded_postgres(data_dir: Path) -> str:
     """
     import warnings
 
-    import pgserver
-
     data_dir.mkdir(parents=True, exist_ok=True)
     with warnings.catch_warnings():
         # pgserver asks platformdirs for a runtime dir it does not need; the fallback is fine.
         warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
+        import pgserver
+
         server = pgserver.get_server(data_dir, cleanup_mode="stop")
     return server.get_uri()
 

@@ -9,6 +9,7 @@ are imported inside :func:`check_cycle_data`, so importing this module stays che
 from __future__ import annotations
 
 import math
+import logging
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -92,6 +93,9 @@ def check_cycle_data(
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")  # before the import: GX reads it then
     import great_expectations as gx
     import great_expectations.expectations as gxe
+
+    # GX announces each ephemeral context's temporary docs site at INFO; only problems matter here.
+    logging.getLogger("great_expectations").setLevel(logging.WARNING)
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
     # A fresh in-memory context per call (~10 ms) keeps assets of earlier calls from leaking in.
