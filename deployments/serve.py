@@ -63,8 +63,6 @@ def serve_floor(*, run_now: bool = False) -> int:
     """Serve the trading-cycle deployment on its cron schedule; returns when interrupted."""
     import asyncio
 
-    from prefect.schedules import Cron
-
     from deployments.schedule import TIMEZONE, market_hours_cron
     from floor.accounts import ensure_accounts
     from floor.database import connect
@@ -76,6 +74,9 @@ def serve_floor(*, run_now: bool = False) -> int:
     ensure_accounts(engine, load_traders(settings))
     cron = market_hours_cron(settings.run_every_n_minutes)
     with prefect_api():
+        # Prefect is imported only now, so it sees the API URL prefect_api() exported.
+        from prefect.schedules import Cron
+
         from flows.trading_cycle import trading_cycle
 
         if run_now:
