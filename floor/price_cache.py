@@ -12,7 +12,6 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 
 from sqlalchemy import Engine, insert, select
-from sqlalchemy.dialects.postgresql import distinct_on
 
 from floor.market import DailyClose, MarketData, Quote
 from floor.schema import prices
@@ -52,7 +51,7 @@ def latest_quotes(engine: Engine, symbols: Iterable[str] | None = None) -> dict[
     """The newest cached price of each symbol (of ``symbols``, or of all)."""
     query = (
         select(prices)
-        .ext(distinct_on(prices.c.symbol))
+        .distinct(prices.c.symbol)  # DISTINCT ON (symbol)
         .order_by(prices.c.symbol, prices.c.fetched_at.desc(), prices.c.id.desc())
     )
     if symbols is not None:
