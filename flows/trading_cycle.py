@@ -1,14 +1,12 @@
 """One trading cycle: gate -> prices -> every trader's turn at once -> valuation -> quality."""
 
-from __future__ import annotations
-
 import asyncio
 
 from prefect import flow, get_run_logger
 
 from floor.agents.trader_turn import TurnRequest
 from floor.cycles import TurnOutcome
-from floor.traders import TraderProfile
+from floor.traders import find_trader, load_traders
 from tasks import runtime
 from tasks.bookkeeping import close_cycle, load_floor_traders, open_cycle
 from tasks.market import check_market_open, fetch_prices
@@ -18,9 +16,13 @@ from tasks.traders import play_turn
 from tasks.valuation import value_portfolios
 
 
-@flow(name="trader-turn", flow_run_name="turn-{profile.name}")
-async def trader_turn(profile: TraderProfile, cycle_id: int, universe: list[str]) -> TurnOutcome:
-    """One trader's turn as a subflow of its own; a failed turn fails this subflow only."""
+@flow(name="trader-turn", flow_run_name="turn-{trader}")
+async def trader_turn(trader: str, cycle_id: int, universe: list[str]) -> TurnOutcome:
+    """One trader's turn as a subflow of its own; a failed turn fails this subflow only.
+
+    Parameters are plain values, so the Prefect UI shows them and a retry needs nothing else.
+    """
+    profile = find_trader(load_traders(runtime.settings()), trader)
     request = TurnRequest(
         profile=profile, cycle_id=cycle_id, turn_key=f"cycle-{cycle_id}:{profile.name}", universe=universe
     )
@@ -51,7 +53,7 @@ async def trading_cycle(force: bool = False, traders: list[str] | None = None) -
     cycle_id = open_cycle(forced)
     fetch_prices(cycle_id)
     universe = runtime.market().universe()
-    states = await asyncio.gather(*(trader_turn(p, cycle_id, universe, return_state=True) for p in profiles))
+    states = await asyncio.gather(*(trader_turn(p.name, cycle_id, universe, return_state=True) for p in profiles))
     outcomes: dict[str, TurnOutcome] = {}
     for profile, state in zip(profiles, states, strict=True):
         if state.is_completed():

@@ -143,3 +143,16 @@ def test_floor_cli_runs_reports_and_balances(prefect_api, floor):
         [*floor_cmd, "report", "Nobody"], env=env, capture_output=True, text=True, timeout=120
     )
     assert unknown.returncode == 2 and "no trader named 'Nobody'" in unknown.stderr
+
+
+def test_cycle_loaded_from_its_entrypoint_runs(runtime, floor):
+    """Workers and `floor up` load the flow from prefect.yaml's entrypoint, outside its package."""
+    import yaml
+    from prefect.flows import load_flow_from_entrypoint
+
+    root = Path(__file__).parents[2]
+    spec = yaml.safe_load((root / "prefect.yaml").read_text())
+    entrypoint = next(d["entrypoint"] for d in spec["deployments"] if d["name"] == "trading-cycle")
+    loaded = load_flow_from_entrypoint(str(root / entrypoint))
+    result = asyncio.run(loaded(force=True, traders=["George"]))
+    assert result["turns"] == {"George": "succeeded"}
