@@ -152,7 +152,7 @@ def main() -> None:
                 cached.cache_clear()
             settings = Settings()
             engine = connect(settings)
-            cycle_times, bare_times, peaks, trades = [], [], [], []
+            cycle_times, bare_times, peaks, trades, failures = [], [], [], [], []
             for _ in range(args.repeat):
                 with engine.begin() as conn:
                     names = ", ".join(t.name for t in metadata.sorted_tables)
@@ -164,23 +164,40 @@ def main() -> None:
                     cycle_times.append(time.perf_counter() - start)
                 peaks.append(memory.peak)
                 assert result["status"] == "completed", result
-                failed = result["failed"]
-                assert not failed, f"failed turns: {failed}"
+                failures.append(len(result["failed"]))
                 with engine.connect() as conn:
                     trades.append(conn.execute(text("SELECT count(*) FROM transactions")).scalar_one())
                 start = time.perf_counter()
                 asyncio.run(bare(n))
                 bare_times.append(time.perf_counter() - start)
             cycle_s, bare_s = statistics.median(cycle_times), statistics.median(bare_times)
-            rows.append((n, cycle_s, bare_s, cycle_s / bare_s, max(peaks) / 2**20, statistics.median(trades)))
+            rows.append(
+                (
+                    n,
+                    cycle_s,
+                    bare_s,
+                    cycle_s / bare_s,
+                    max(peaks) / 2**20,
+                    statistics.median(trades),
+                    max(failures),
+                )
+            )
             print(f"  {n} traders: cycle {cycle_s:.1f} s, bare {bare_s:.1f} s", flush=True)
 
     print()
     print(f"One offline trading cycle, median of {args.repeat} runs (cpus: {os.cpu_count()})")
-    header = ("traders", "cycle s", "bare flow s", "ratio", "peak MiB", "trades", "s/trader")
+    header = ("traders", "cycle s", "bare flow s", "ratio", "peak MiB", "trades", "failed turns", "s/trader")
     print("".join(f"{h:>12}" for h in header))
-    for n, cycle_s, bare_s, ratio, peak, trades in rows:
-        cells = (f"{n}", f"{cycle_s:.1f}", f"{bare_s:.2f}", f"{ratio:.1f}", f"{peak:.0f}", f"{trades:.0f}")
+    for n, cycle_s, bare_s, ratio, peak, trades, failed in rows:
+        cells = (
+            f"{n}",
+            f"{cycle_s:.1f}",
+            f"{bare_s:.2f}",
+            f"{ratio:.1f}",
+            f"{peak:.0f}",
+            f"{trades:.0f}",
+            f"{failed}",
+        )
         print("".join(f"{c:>12}" for c in (*cells, f"{cycle_s / n:.2f}")))
 
 

@@ -80,6 +80,18 @@ def finish_turn(engine: Engine, turn_id: int, outcome: TurnOutcome) -> None:
         )
 
 
+def _outcome(row) -> TurnOutcome:
+    return TurnOutcome(
+        status=row.status,
+        appraisal=row.appraisal,
+        error=row.error,
+        steps=row.steps,
+        input_tokens=row.input_tokens,
+        output_tokens=row.output_tokens,
+        cost=row.cost,
+    )
+
+
 def finished_turn(engine: Engine, cycle_id: int | None, trader: str) -> TurnOutcome | None:
     """The outcome of the trader's turn in this cycle if it already succeeded (a retried run)."""
     if cycle_id is None:
@@ -93,16 +105,22 @@ def finished_turn(engine: Engine, cycle_id: int | None, trader: str) -> TurnOutc
     )
     with engine.connect() as conn:
         row = conn.execute(query).one_or_none()
-    if row is None:
-        return None
-    return TurnOutcome(
-        status=row.status,
-        appraisal=row.appraisal,
-        steps=row.steps,
-        input_tokens=row.input_tokens,
-        output_tokens=row.output_tokens,
-        cost=row.cost,
+    return None if row is None else _outcome(row)
+
+
+def turn_outcomes(engine: Engine, cycle_id: int) -> dict[str, TurnOutcome]:
+    """The latest recorded outcome of each trader's turn in a cycle, by trader name.
+
+    The database, not the orchestrator's result store, is the record of what a turn did.
+    """
+    query = (
+        select(accounts.c.name, turns)
+        .join(accounts, accounts.c.id == turns.c.account_id)
+        .where(turns.c.cycle_id == cycle_id)
+        .order_by(turns.c.id)
     )
+    with engine.connect() as conn:
+        return {row.name: _outcome(row) for row in conn.execute(query)}
 
 
 def cycle_turns(engine: Engine, cycle_id: int) -> list[dict]:

@@ -8,8 +8,8 @@ are imported inside :func:`check_cycle_data`, so importing this module stays che
 
 from __future__ import annotations
 
-import math
 import logging
+import math
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass

@@ -8,7 +8,7 @@ from floor.agents.trader_turn import TurnRequest
 from floor.cycles import TurnOutcome
 from floor.traders import find_trader, load_traders
 from tasks import runtime
-from tasks.bookkeeping import close_cycle, load_floor_traders, open_cycle
+from tasks.bookkeeping import close_cycle, collect_turn_outcomes, load_floor_traders, open_cycle
 from tasks.market import check_market_open, fetch_prices
 from tasks.quality import check_data_quality
 from tasks.reporting import publish_leaderboard
@@ -53,13 +53,15 @@ async def trading_cycle(force: bool = False, traders: list[str] | None = None) -
     cycle_id = open_cycle(forced)
     fetch_prices(cycle_id)
     universe = runtime.market().universe()
-    states = await asyncio.gather(*(trader_turn(p.name, cycle_id, universe, return_state=True) for p in profiles))
-    outcomes: dict[str, TurnOutcome] = {}
-    for profile, state in zip(profiles, states, strict=True):
-        if state.is_completed():
-            outcomes[profile.name] = await state.result()
-        else:
-            outcomes[profile.name] = TurnOutcome(status="failed", error=str(state.message or state.name))
+    states = await asyncio.gather(
+        *(trader_turn(p.name, cycle_id, universe, return_state=True) for p in profiles)
+    )
+    # The turns table says what each turn did; a subflow's state only explains one that died.
+    ended = {
+        p.name: "" if s.is_completed() else str(s.message or s.name)
+        for p, s in zip(profiles, states, strict=True)
+    }
+    outcomes = collect_turn_outcomes(cycle_id, ended)
     valuations = value_portfolios(cycle_id)
     publish_leaderboard(cycle_id, valuations, outcomes)
     failed = sorted(name for name, o in outcomes.items() if o.status == "failed")

@@ -22,6 +22,19 @@ def close_cycle(cycle_id: int, status: str, note: str | None = None) -> None:
     cycles.finish_cycle(runtime.engine(), cycle_id, status, note)
 
 
+@task(name="collect-turn-outcomes")
+def collect_turn_outcomes(cycle_id: int, failures: dict[str, str]) -> dict[str, cycles.TurnOutcome]:
+    """Each trader's recorded turn; a subflow that died before recording counts as failed."""
+    recorded = cycles.turn_outcomes(runtime.engine(), cycle_id)
+    outcomes = {}
+    for name, reason in failures.items():
+        outcome = recorded.get(name)
+        if outcome is None or outcome.status == "running":
+            outcome = cycles.TurnOutcome(status="failed", error=reason or "the turn ended without a record")
+        outcomes[name] = outcome
+    return outcomes
+
+
 @task(name="load-traders")
 def load_floor_traders(names: list[str] | None = None) -> list[TraderProfile]:
     """The configured traders (only ``names`` if given), with an account each."""
