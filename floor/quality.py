@@ -94,8 +94,10 @@ def check_cycle_data(
     import great_expectations as gx
     import great_expectations.expectations as gxe
 
-    # GX announces each ephemeral context's temporary docs site at INFO; only problems matter here.
-    logging.getLogger("great_expectations").setLevel(logging.WARNING)
+    # GX announces each ephemeral context's temporary docs site at INFO (it sets that logger's
+    # level itself, so the parent's level is not enough); only problems matter here.
+    for name in ("great_expectations", "great_expectations.data_context.types.base"):
+        logging.getLogger(name).setLevel(logging.WARNING)
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
     # A fresh in-memory context per call (~10 ms) keeps assets of earlier calls from leaking in.

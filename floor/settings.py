@@ -74,6 +74,9 @@ class Settings(BaseSettings):
         default=None, description="TOML file of traders; default: the four built-in personas."
     )
     max_agent_steps: int = Field(default=30, ge=1, le=100)
+    max_concurrent_turns: int = Field(
+        default=8, ge=1, le=256, description="How many traders' turns a cycle runs at once."
+    )
 
     @field_validator(
         "database_url",

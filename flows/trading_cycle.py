@@ -32,6 +32,28 @@ async def trader_turn(trader: str, cycle_id: int, universe: list[str]) -> TurnOu
     return outcome
 
 
+async def run_turns(names: list[str], cycle_id: int, universe: list[str]) -> dict[str, str]:
+    """Every trader's subflow, at most MAX_CONCURRENT_TURNS at once; returns why any failed.
+
+    Starting a subflow talks to the Prefect API, which can fail under load (a busy SQLite
+    server answers 503): that fails this trader's turn, never the cycle.
+    """
+    gate = asyncio.Semaphore(runtime.settings().max_concurrent_turns)
+
+    async def bounded(name: str):
+        async with gate:
+            return await trader_turn(name, cycle_id, universe, return_state=True)
+
+    results = await asyncio.gather(*(bounded(name) for name in names), return_exceptions=True)
+    ended = {}
+    for name, result in zip(names, results, strict=True):
+        if isinstance(result, BaseException):
+            ended[name] = f"the turn could not start: {type(result).__name__}: {result}"
+        else:
+            ended[name] = "" if result.is_completed() else str(result.message or result.name)
+    return ended
+
+
 @flow(name="trading-cycle")
 async def trading_cycle(force: bool = False, traders: list[str] | None = None) -> dict:
     """Run one cycle of the floor.
@@ -53,14 +75,7 @@ async def trading_cycle(force: bool = False, traders: list[str] | None = None) -
     cycle_id = open_cycle(forced)
     fetch_prices(cycle_id)
     universe = runtime.market().universe()
-    states = await asyncio.gather(
-        *(trader_turn(p.name, cycle_id, universe, return_state=True) for p in profiles)
-    )
-    # The turns table says what each turn did; a subflow's state only explains one that died.
-    ended = {
-        p.name: "" if s.is_completed() else str(s.message or s.name)
-        for p, s in zip(profiles, states, strict=True)
-    }
+    ended = await run_turns([p.name for p in profiles], cycle_id, universe)
     outcomes = collect_turn_outcomes(cycle_id, ended)
     valuations = value_portfolios(cycle_id)
     publish_leaderboard(cycle_id, valuations, outcomes)
