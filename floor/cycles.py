@@ -96,16 +96,8 @@ def finished_turn(engine: Engine, cycle_id: int | None, trader: str) -> TurnOutc
     """The outcome of the trader's turn in this cycle if it already succeeded (a retried run)."""
     if cycle_id is None:
         return None
-    query = (
-        select(turns)
-        .join(accounts, accounts.c.id == turns.c.account_id)
-        .where(turns.c.cycle_id == cycle_id, accounts.c.name == trader, turns.c.status == "succeeded")
-        .order_by(turns.c.id.desc())
-        .limit(1)
-    )
-    with engine.connect() as conn:
-        row = conn.execute(query).one_or_none()
-    return None if row is None else _outcome(row)
+    outcome = turn_outcomes(engine, cycle_id).get(trader)
+    return outcome if outcome is not None and outcome.status == "succeeded" else None
 
 
 def turn_outcomes(engine: Engine, cycle_id: int) -> dict[str, TurnOutcome]:
@@ -121,14 +113,3 @@ def turn_outcomes(engine: Engine, cycle_id: int) -> dict[str, TurnOutcome]:
     )
     with engine.connect() as conn:
         return {row.name: _outcome(row) for row in conn.execute(query)}
-
-
-def cycle_turns(engine: Engine, cycle_id: int) -> list[dict]:
-    query = (
-        select(accounts.c.name, turns)
-        .join(accounts, accounts.c.id == turns.c.account_id)
-        .where(turns.c.cycle_id == cycle_id)
-        .order_by(turns.c.id)
-    )
-    with engine.connect() as conn:
-        return [dict(r._mapping) for r in conn.execute(query)]
