@@ -83,6 +83,8 @@ def bare_flow():
     """A Prefect flow of the cycle's shape whose steps do nothing."""
     from prefect import flow, task
 
+    from floor.settings import Settings
+
     @task
     def gate() -> bool:
         return True
@@ -111,7 +113,13 @@ def bare_flow():
     async def cycle(n: int) -> None:
         gate()
         fetch()
-        await asyncio.gather(*(subflow(i, return_state=True) for i in range(n)))
+        bound = asyncio.Semaphore(Settings().max_concurrent_turns)  # as the trading cycle does
+
+        async def bounded(i: int):
+            async with bound:
+                return await subflow(i, return_state=True)
+
+        await asyncio.gather(*(bounded(i) for i in range(n)), return_exceptions=True)
         value()
         check()
 
@@ -162,6 +170,9 @@ def main() -> None:
                     start = time.perf_counter()
                     result = asyncio.run(trading_cycle(force=True))
                     cycle_times.append(time.perf_counter() - start)
+                print(
+                    f"    cycle of {n}: {cycle_times[-1]:.1f} s, {len(result['failed'])} failed", flush=True
+                )
                 peaks.append(memory.peak)
                 assert result["status"] == "completed", result
                 failures.append(len(result["failed"]))
@@ -187,7 +198,7 @@ def main() -> None:
     print()
     print(f"One offline trading cycle, median of {args.repeat} runs (cpus: {os.cpu_count()})")
     header = ("traders", "cycle s", "bare flow s", "ratio", "peak MiB", "trades", "failed turns", "s/trader")
-    print("".join(f"{h:>12}" for h in header))
+    print("".join(f"{h:>13}" for h in header))
     for n, cycle_s, bare_s, ratio, peak, trades, failed in rows:
         cells = (
             f"{n}",
@@ -198,7 +209,7 @@ def main() -> None:
             f"{trades:.0f}",
             f"{failed}",
         )
-        print("".join(f"{c:>12}" for c in (*cells, f"{cycle_s / n:.2f}")))
+        print("".join(f"{c:>13}" for c in (*cells, f"{cycle_s / n:.2f}")))
 
 
 if __name__ == "__main__":
