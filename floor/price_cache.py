@@ -13,8 +13,12 @@ from decimal import Decimal
 
 from sqlalchemy import Engine, insert, select
 
+from floor.errors import TradeRejected
+from floor.ledger import normalize_symbol
 from floor.market import DailyClose, MarketData, Quote
 from floor.schema import prices
+
+MAX_LOOKBACK_DAYS = 365  # how far back a trader may ask for daily closes
 
 
 def store_quotes(engine: Engine, quotes: Iterable[Quote], cycle_id: int | None = None) -> int:
@@ -72,6 +76,13 @@ class PriceBook:
     def knows(self, symbol: str) -> bool:
         return self._market.knows(symbol)
 
+    def resolve(self, symbol: object) -> str:
+        """The normalised symbol if this market trades it, else a TradeRejected saying why."""
+        cleaned = normalize_symbol(symbol)
+        if not self._market.knows(cleaned):
+            raise TradeRejected(f"unknown symbol {cleaned}: it is not traded on this floor's market")
+        return cleaned
+
     def universe(self) -> list[str]:
         return self._market.universe()
 
@@ -91,6 +102,9 @@ class PriceBook:
         return fresh
 
     def history(self, symbol: str, days: int, until: date | None = None) -> list[DailyClose]:
+        """Daily closes of a known symbol, oldest first; at most a year back."""
+        if not 1 <= days <= MAX_LOOKBACK_DAYS:
+            raise TradeRejected(f"days must be between 1 and {MAX_LOOKBACK_DAYS}, got {days}")
         return self._market.history(symbol, days, until or datetime.now(UTC).date())
 
 

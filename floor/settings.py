@@ -8,15 +8,6 @@ from typing import Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-LLM_KEY_FIELDS = (
-    "openai_api_key",
-    "deepseek_api_key",
-    "google_api_key",
-    "grok_api_key",
-    "xai_api_key",
-    "openrouter_api_key",
-)
-
 # With no FLOOR_MODEL, the first provider whose key is set picks the default model.
 DEFAULT_MODEL_FOR_KEY = (
     ("openai_api_key", "openai/gpt-4.1-mini"),
@@ -102,10 +93,6 @@ class Settings(BaseSettings):
         if isinstance(value, str) and not value.strip():
             return None
         return value
-
-    @property
-    def has_llm_key(self) -> bool:
-        return any(getattr(self, name) for name in LLM_KEY_FIELDS)
 
     @property
     def default_model(self) -> str:

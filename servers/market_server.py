@@ -8,11 +8,8 @@ from mcp.server.fastmcp import FastMCP
 from mcp.server.fastmcp.exceptions import ToolError
 
 from floor.errors import TradeRejected
-from floor.ledger import normalize_symbol
 from floor.tool_results import DailyCloseResult, MarketStatusResult, PriceHistory, QuoteResult
 from servers.binding import TraderBinding
-
-MAX_HISTORY_DAYS = 365
 
 
 def build_market_server(binding: TraderBinding) -> FastMCP:
@@ -21,12 +18,9 @@ def build_market_server(binding: TraderBinding) -> FastMCP:
 
     def _symbol(symbol: str) -> str:
         try:
-            cleaned = normalize_symbol(symbol)
+            return book.resolve(symbol)
         except TradeRejected as exc:
             raise ToolError(str(exc)) from exc
-        if not book.knows(cleaned):
-            raise ToolError(f"unknown symbol {cleaned}: it is not traded on this floor's market")
-        return cleaned
 
     @server.tool()
     def lookup_share_price(symbol: str) -> QuoteResult:
@@ -56,9 +50,10 @@ def build_market_server(binding: TraderBinding) -> FastMCP:
             days: How many trading days back, from 1 to 365.
         """
         cleaned = _symbol(symbol)
-        if not 1 <= days <= MAX_HISTORY_DAYS:
-            raise ToolError(f"days must be between 1 and {MAX_HISTORY_DAYS}, got {days}")
-        closes = book.history(cleaned, days)
+        try:
+            closes = book.history(cleaned, days)
+        except TradeRejected as exc:
+            raise ToolError(str(exc)) from exc
         return PriceHistory(
             symbol=cleaned, closes=[DailyCloseResult(day=c.day, close=float(c.close)) for c in closes]
         )
