@@ -56,6 +56,8 @@ class Settings(BaseSettings):
     pushover_user: str | None = None
     pushover_token: str | None = None
 
+    # Dashboard
+
     # Schedule
     run_every_n_minutes: int = Field(default=60, ge=1, le=24 * 60)
     run_even_when_market_is_closed: bool = False
@@ -69,25 +71,7 @@ class Settings(BaseSettings):
         default=8, ge=1, le=256, description="How many traders' turns a cycle runs at once."
     )
 
-    @field_validator(
-        "database_url",
-        "polygon_api_key",
-        "openai_api_key",
-        "openai_base_url",
-        "deepseek_api_key",
-        "google_api_key",
-        "grok_api_key",
-        "xai_api_key",
-        "openrouter_api_key",
-        "floor_model",
-        "brave_api_key",
-        "pushover_user",
-        "pushover_token",
-        "polygon_base_url",
-        "data_dir",
-        "floor_traders_file",
-        mode="before",
-    )
+    @field_validator("*", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         if isinstance(value, str) and not value.strip():
