@@ -153,3 +153,37 @@ prices = Table(
     Index("ix_prices_symbol_fetched", "symbol", "fetched_at"),
     Index("ix_prices_cycle_symbol", "cycle_id", "symbol"),
 )
+
+# A per-trader knowledge graph kept by the researcher: entities, observations about them, relations.
+memory_entities = Table(
+    "memory_entities",
+    metadata,
+    Column("id", BigInteger, primary_key=True),
+    Column("account_id", Integer, ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("entity_type", String(100), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    UniqueConstraint("account_id", "name", name="uq_memory_entities_account_name"),
+)
+
+memory_observations = Table(
+    "memory_observations",
+    metadata,
+    Column("id", BigInteger, primary_key=True),
+    Column("entity_id", BigInteger, ForeignKey("memory_entities.id", ondelete="CASCADE"), nullable=False),
+    Column("content", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Index("ix_memory_observations_entity_id", "entity_id", "id"),
+)
+
+memory_relations = Table(
+    "memory_relations",
+    metadata,
+    Column("id", BigInteger, primary_key=True),
+    Column("account_id", Integer, ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+    Column("from_id", BigInteger, ForeignKey("memory_entities.id", ondelete="CASCADE"), nullable=False),
+    Column("to_id", BigInteger, ForeignKey("memory_entities.id", ondelete="CASCADE"), nullable=False),
+    Column("relation_type", String(100), nullable=False),
+    UniqueConstraint("from_id", "to_id", "relation_type", name="uq_memory_relations_edge"),
+    Index("ix_memory_relations_account_id", "account_id"),
+)
