@@ -148,7 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
     logs.set_defaults(func=cmd_logs)
 
     mcp = sub.add_parser("mcp", help="run one MCP server on stdio, bound to a trader")
-    mcp.add_argument("kind", choices=["accounts", "market"])
+    mcp.add_argument("kind", choices=["accounts", "market", "push", "memory", "research"])
     mcp.add_argument("--trader", required=True, metavar="NAME")
     mcp.set_defaults(func=cmd_mcp)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 
-SERVER_KINDS = ("accounts", "market")
+SERVER_KINDS = ("accounts", "market", "push", "memory", "research")
 
 
 def run_server(kind: str, trader: str, *, turn_key: str | None = None, cycle_id: int | None = None) -> None:
@@ -15,6 +15,9 @@ def run_server(kind: str, trader: str, *, turn_key: str | None = None, cycle_id:
 
     if kind not in SERVER_KINDS:
         raise SystemExit(f"unknown server {kind!r}; choose one of {', '.join(SERVER_KINDS)}")
+    if kind in ("push", "memory", "research"):
+        _research_server(kind, Settings(), trader).run("stdio")
+        return
     binding = bind_trader(Settings(), trader, turn_key=turn_key, cycle_id=cycle_id)
     if kind == "accounts":
         from servers.accounts_server import build_accounts_server
@@ -25,6 +28,26 @@ def run_server(kind: str, trader: str, *, turn_key: str | None = None, cycle_id:
 
         server = build_market_server(binding)
     server.run("stdio")
+
+
+def _research_server(kind: str, settings, trader: str):
+    """The push, memory or research server; none of them needs market data."""
+    from floor.traders import find_trader, load_traders
+
+    name = find_trader(load_traders(settings), trader).name
+    if kind == "push":
+        from floor.notify import build_notifier
+        from servers.push_server import build_push_server
+
+        return build_push_server(build_notifier(settings), name)
+    if kind == "research":
+        from servers.research_server import build_research_server
+
+        return build_research_server(settings)
+    from floor.database import connect
+    from servers.memory_server import build_memory_server
+
+    return build_memory_server(connect(settings, run_migrations=False), name)
 
 
 def main(argv: list[str] | None = None) -> None:

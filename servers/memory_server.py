@@ -1,0 +1,123 @@
+"""The memory MCP server: one trader's knowledge graph, with the reference memory server's tools.
+
+No tool takes a trader's name: the server is bound to its trader when it starts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TypeVar
+
+from mcp.server.fastmcp import FastMCP
+from mcp.server.fastmcp.exceptions import ToolError
+from pydantic import BaseModel
+from sqlalchemy import Engine
+
+from floor import memory
+from floor.errors import FloorError
+from floor.memory import (
+    Entity,
+    KnowledgeGraph,
+    ObservationAddition,
+    ObservationDeletion,
+    ObservationsAdded,
+    Relation,
+)
+
+T = TypeVar("T")
+
+
+class Done(BaseModel):
+    kind: str = "memory"
+    message: str
+
+
+def build_memory_server(engine: Engine, trader: str) -> FastMCP:
+    """A FastMCP server whose tools read and write ``trader``'s knowledge graph only."""
+    server = FastMCP("memory_server", log_level="WARNING")
+
+    def _run(operation: Callable[..., T], *args: object) -> T:
+        try:
+            return operation(engine, trader, *args)
+        except FloorError as exc:
+            raise ToolError(f"Memory unchanged: {exc}") from exc
+
+    @server.tool()
+    def create_entities(entities: list[Entity]) -> list[Entity]:
+        """Create entities in your knowledge graph; names that already exist are skipped.
+
+        Args:
+            entities: Entities, each with a name, an entityType and observations (facts, may be empty).
+        """
+        return _run(memory.create_entities, entities)
+
+    @server.tool()
+    def create_relations(relations: list[Relation]) -> list[Relation]:
+        """Create relations between existing entities, e.g. {from: TSMC, to: NVDA, relationType: supplies}.
+
+        Args:
+            relations: Relations, each with from, to and relationType (active voice).
+        """
+        return _run(memory.create_relations, relations)
+
+    @server.tool()
+    def add_observations(observations: list[ObservationAddition]) -> list[ObservationsAdded]:
+        """Add facts to existing entities; facts already recorded are skipped.
+
+        Args:
+            observations: Items with entityName and contents (the new facts).
+        """
+        return _run(memory.add_observations, observations)
+
+    @server.tool()
+    def delete_entities(entityNames: list[str]) -> Done:  # noqa: N803 - the reference server's name
+        """Delete entities with their observations and relations.
+
+        Args:
+            entityNames: Names of the entities to delete.
+        """
+        deleted = _run(memory.delete_entities, entityNames)
+        return Done(message=f"deleted {len(deleted)} entities: {', '.join(deleted)}")
+
+    @server.tool()
+    def delete_observations(deletions: list[ObservationDeletion]) -> Done:
+        """Delete facts from existing entities.
+
+        Args:
+            deletions: Items with entityName and observations (the facts to remove).
+        """
+        return Done(message=f"deleted {_run(memory.delete_observations, deletions)} observations")
+
+    @server.tool()
+    def delete_relations(relations: list[Relation]) -> Done:
+        """Delete relations between existing entities.
+
+        Args:
+            relations: Relations, each with from, to and relationType.
+        """
+        return Done(message=f"deleted {_run(memory.delete_relations, relations)} relations")
+
+    @server.tool()
+    def read_graph() -> KnowledgeGraph:
+        """Read your whole knowledge graph: every entity with its observations, and every relation."""
+        return _run(memory.read_graph)
+
+    @server.tool()
+    def search_nodes(query: str) -> KnowledgeGraph:
+        """Find entities whose name, type or observations contain the query (any case).
+
+        Args:
+            query: Text to look for, e.g. 'semiconductor'.
+        """
+        return _run(memory.search_nodes, query)
+
+    @server.tool()
+    def open_nodes(names: list[str]) -> KnowledgeGraph:
+        """Open entities by name, with the relations among them.
+
+        Args:
+            names: Entity names to open.
+        """
+        return _run(memory.open_nodes, names)
+
+    return server

@@ -1,0 +1,37 @@
+"""The push MCP server: one ``push(message)`` tool that notifies the floor's owner through apprise."""
+
+from __future__ import annotations
+
+from mcp.server.fastmcp import FastMCP
+from mcp.server.fastmcp.exceptions import ToolError
+from pydantic import BaseModel, Field
+
+from floor.notify import NotificationRejected, Notifier
+
+
+class PushOutcome(BaseModel):
+    """What became of one push."""
+
+    kind: str = "push"
+    status: str = Field(description="'sent', 'not configured' or 'failed'.")
+    detail: str
+
+
+def build_push_server(notifier: Notifier, trader: str) -> FastMCP:
+    """A FastMCP server whose pushes are titled with ``trader``'s name."""
+    server = FastMCP("push_server", log_level="WARNING")
+
+    @server.tool()
+    def push(message: str) -> PushOutcome:
+        """Send a short push notification to the floor's owner, e.g. a summary of the trades you made.
+
+        Args:
+            message: The text to send, at most 1,024 characters.
+        """
+        try:
+            result = notifier.push(message, title=f"Trading Floor: {trader}")
+        except NotificationRejected as exc:
+            raise ToolError(f"Not sent: {exc}") from exc
+        return PushOutcome(status=result.status, detail=result.detail)
+
+    return server
