@@ -1,0 +1,217 @@
+"""The pieces of the page built from floor views: trader summaries, charts and tables."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import numpy as np
+import plotly.graph_objects as go
+from dash import dcc, html
+
+from floor.metrics import downsample
+from floor.portfolio_views import CycleRow, Standing, ValueHistory
+
+TRADER_CHART_POINTS = 300
+COMPARISON_CHART_POINTS = 400
+RECENT_TRANSACTIONS = 10
+PALETTE = ["#58a6ff", "#3fb950", "#e3b341", "#f85149", "#39c5cf", "#db61a2", "#a5d6ff", "#7ee787"]
+BENCHMARK_COLOUR = "#d2a8ff"
+
+
+def money(value: float) -> str:
+    return f"${value:,.2f}"
+
+
+def signed_money(value: float) -> str:
+    return f"{'+' if value >= 0 else '-'}${abs(value):,.2f}"
+
+
+def tone(value: float) -> str:
+    """The CSS class of a gain, a loss, or neither."""
+    return "gain" if value > 0.005 else "loss" if value < -0.005 else "flat"
+
+
+def _percent(value: float | None, digits: int = 2) -> str:
+    return "–" if value is None else f"{value:+.{digits}f}%"
+
+
+def _ratio(value: float | None) -> str:
+    return "–" if value is None else f"{value:.2f}"
+
+
+def _dates(times: np.ndarray) -> list[str]:
+    return [datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%S") for t in times]
+
+
+def _layout(height: int, *, legend: bool) -> dict:
+    return {
+        "height": height,
+        "margin": {"l": 48, "r": 8, "t": 8, "b": 28},
+        "paper_bgcolor": "rgba(0,0,0,0)",
+        "plot_bgcolor": "rgba(0,0,0,0)",
+        "font": {"color": "#c9d1d9", "size": 11},
+        "xaxis": {"gridcolor": "#2a3038"},
+        "yaxis": {"gridcolor": "#2a3038", "tickprefix": "$"},
+        "showlegend": legend,
+        "legend": {"orientation": "h", "y": -0.15},
+        "hovermode": "x unified",
+    }
+
+
+def value_figure(history: ValueHistory, colour: str) -> go.Figure:
+    """One trader's value over time, downsampled for the chart."""
+    x, y = downsample(history.times, history.values, TRADER_CHART_POINTS)
+    trace = go.Scattergl if x.size > 1000 else go.Scatter
+    figure = go.Figure(trace(x=_dates(x), y=np.round(y, 2), mode="lines", line={"color": colour, "width": 2}))
+    figure.update_layout(**_layout(180, legend=False))
+    return figure
+
+
+def comparison_figure(histories: dict[str, ValueHistory], benchmark: ValueHistory, labels: dict) -> go.Figure:
+    """Every trader's value and the benchmark's on one chart."""
+    figure = go.Figure()
+    for i, (name, history) in enumerate(histories.items()):
+        if not len(history):
+            continue
+        x, y = downsample(history.times, history.values, COMPARISON_CHART_POINTS)
+        figure.add_trace(
+            go.Scatter(
+                x=_dates(x),
+                y=np.round(y, 2),
+                mode="lines",
+                name=labels.get(name, name),
+                line={"color": PALETTE[i % len(PALETTE)], "width": 1.5},
+            )
+        )
+    if len(benchmark):
+        x, y = downsample(benchmark.times, benchmark.values, COMPARISON_CHART_POINTS)
+        figure.add_trace(
+            go.Scatter(
+                x=_dates(x),
+                y=np.round(y, 2),
+                mode="lines",
+                name="SPY buy & hold",
+                line={"color": BENCHMARK_COLOUR, "width": 2, "dash": "dash"},
+            )
+        )
+    figure.update_layout(**_layout(320, legend=True))
+    return figure
+
+
+def _table(header: list[str], rows: list[list], row_classes: list[str] | None = None) -> html.Table:
+    classes = row_classes or [""] * len(rows)
+    return html.Table(
+        [
+            html.Thead(html.Tr([html.Th(h) for h in header])),
+            html.Tbody(
+                [
+                    html.Tr([html.Td(c) for c in row], className=cls)
+                    for row, cls in zip(rows, classes, strict=True)
+                ]
+            ),
+        ],
+        className="grid",
+    )
+
+
+def trader_body(report: dict, history: ValueHistory, colour: str) -> list:
+    """Value and P&L, chart, holdings and recent transactions of one trader (from its report)."""
+    pnl = report["profit_loss"]
+    invested = report["portfolio_value"] - pnl
+    pct = pnl / invested * 100 if invested else 0.0
+    holdings = sorted(report["holdings"].items())
+    recent = list(reversed(report["transactions"][-RECENT_TRANSACTIONS:]))
+    return [
+        html.Div(
+            money(report["portfolio_value"]), className="value", **{"data-value": report["portfolio_value"]}
+        ),
+        html.Div(f"{signed_money(pnl)} ({pct:+.2f}%)", className=f"pnl {tone(pnl)}"),
+        html.Div(f"cash {money(report['cash'])}", className="cash"),
+        dcc.Graph(figure=value_figure(history, colour), config={"displayModeBar": False})
+        if len(history)
+        else html.Div("no valuations yet", className="empty"),
+        html.Div("Holdings", className="subhead"),
+        _table(["symbol", "shares"], [[s, f"{n:,}"] for s, n in holdings])
+        if holdings
+        else html.Div("all cash", className="empty"),
+        html.Div(f"Transactions ({len(report['transactions'])})", className="subhead"),
+        _table(
+            ["time (UTC)", "side", "qty", "symbol", "price"],
+            [
+                [
+                    t["timestamp"][5:16].replace("T", " "),
+                    t["side"],
+                    f"{t['quantity']:,}",
+                    t["symbol"],
+                    money(t["price"]),
+                ]
+                for t in recent
+            ],
+        )
+        if recent
+        else html.Div("no trades yet", className="empty"),
+    ]
+
+
+def leaderboard_table(standings: list[Standing]) -> html.Table:
+    header = [
+        "#",
+        "trader",
+        "value",
+        "return",
+        "Sharpe",
+        "Sortino",
+        "max DD",
+        "win rate",
+        "trades",
+        "tokens",
+        "cost",
+    ]
+    rows, classes, rank = [], [], 0
+    for s in standings:
+        if s.trader is not None:
+            rank += 1
+        rows.append(
+            [
+                str(rank) if s.trader is not None else "",
+                s.label,
+                money(s.portfolio_value),
+                html.Span(_percent(s.return_pct), className=tone(s.return_pct or 0.0)),
+                _ratio(s.sharpe),
+                _ratio(s.sortino),
+                f"{s.max_drawdown_pct:.2f}%",
+                "–" if s.win_rate_pct is None else f"{s.win_rate_pct:.0f}%",
+                f"{s.trades:,}" if s.trader is not None else "",
+                "–" if s.tokens is None else f"{s.tokens:,}",
+                "–" if s.cost is None else f"${s.cost:,.4f}",
+            ]
+        )
+        classes.append("trader-row" if s.trader is not None else "benchmark")
+    return _table(header, rows, classes)
+
+
+def flow_run_url(prefect_ui: str | None, flow_run_id: str | None) -> str | None:
+    if not prefect_ui or not flow_run_id:
+        return None
+    return f"{prefect_ui.rstrip('/')}/runs/flow-run/{flow_run_id}"
+
+
+def cycles_table(cycles: list[CycleRow], prefect_ui: str | None) -> html.Table | html.Div:
+    if not cycles:
+        return html.Div("no cycles yet", className="empty")
+    rows = []
+    for c in cycles:
+        url = flow_run_url(prefect_ui, c.flow_run_id)
+        run = html.A("flow run", href=url, target="_blank") if url else (c.flow_run_id or "–")
+        took = f"{(c.finished_at - c.started_at).total_seconds():.0f} s" if c.finished_at else "…"
+        rows.append(
+            [
+                str(c.id),
+                c.started_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M"),
+                c.status + (" (forced)" if c.forced else ""),
+                took,
+                run,
+                c.note or "",
+            ]
+        )
+    return _table(["cycle", "started (UTC)", "status", "took", "Prefect", "note"], rows)
