@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from sqlalchemy import Engine, func, insert, select, update
@@ -113,3 +114,113 @@ def turn_outcomes(engine: Engine, cycle_id: int) -> dict[str, TurnOutcome]:
     )
     with engine.connect() as conn:
         return {row.name: _outcome(row) for row in conn.execute(query)}
+
+
+def spent_since(engine: Engine, trader: str, since: datetime) -> Decimal:
+    """Dollars the trader's turns started since ``since`` spent on models (finished or not)."""
+    query = (
+        select(func.coalesce(func.sum(turns.c.cost), 0))
+        .join(accounts, accounts.c.id == turns.c.account_id)
+        .where(accounts.c.name == trader, turns.c.started_at >= since)
+    )
+    with engine.connect() as conn:
+        return Decimal(conn.execute(query).scalar_one())
+
+
+def start_of_day(now: datetime | None = None) -> datetime:
+    """Midnight UTC of ``now``'s day: daily budgets reset then."""
+    now = now or datetime.now(UTC)
+    return now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+@dataclass(frozen=True)
+class TurnRecord:
+    """One turn as ``floor report`` and the dashboard show it."""
+
+    id: int
+    cycle_id: int | None
+    trader: str
+    kind: str
+    model: str
+    status: str
+    steps: int
+    input_tokens: int
+    output_tokens: int
+    cost: Decimal
+    error: str | None
+    started_at: datetime
+
+
+def recent_turns(engine: Engine, trader: str | None = None, *, last: int = 10) -> list[TurnRecord]:
+    """The newest ``last`` turns (of ``trader``, or of everyone), oldest first."""
+    query = (
+        select(accounts.c.name, turns)
+        .join(accounts, accounts.c.id == turns.c.account_id)
+        .order_by(turns.c.id.desc())
+        .limit(last)
+    )
+    if trader is not None:
+        query = query.where(accounts.c.name == trader)
+    with engine.connect() as conn:
+        rows = list(conn.execute(query))
+    return [
+        TurnRecord(
+            r.id,
+            r.cycle_id,
+            r.name,
+            r.kind,
+            r.model,
+            r.status,
+            r.steps,
+            r.input_tokens,
+            r.output_tokens,
+            r.cost,
+            r.error,
+            r.started_at,
+        )
+        for r in reversed(rows)
+    ]
+
+
+@dataclass(frozen=True)
+class Usage:
+    """Turns, tokens and dollars summed over some turns."""
+
+    turns: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost: Decimal = Decimal(0)
+
+    def as_json(self) -> dict:
+        return {
+            "turns": self.turns,
+            "input_tokens": self.input_tokens,
+            "output_tokens": self.output_tokens,
+            "cost": float(self.cost),
+        }
+
+
+def usage_by_trader(
+    engine: Engine, *, cycle_id: int | None = None, since: datetime | None = None
+) -> dict[str, Usage]:
+    """Model usage per trader: over every turn, one cycle's, or those started since ``since``."""
+    query = (
+        select(
+            accounts.c.name,
+            func.count(turns.c.id),
+            func.coalesce(func.sum(turns.c.input_tokens), 0),
+            func.coalesce(func.sum(turns.c.output_tokens), 0),
+            func.coalesce(func.sum(turns.c.cost), 0),
+        )
+        .join(accounts, accounts.c.id == turns.c.account_id)
+        .group_by(accounts.c.name)
+    )
+    if cycle_id is not None:
+        query = query.where(turns.c.cycle_id == cycle_id)
+    if since is not None:
+        query = query.where(turns.c.started_at >= since)
+    with engine.connect() as conn:
+        return {
+            name: Usage(count, int(tokens_in), int(tokens_out), Decimal(cost))
+            for name, count, tokens_in, tokens_out, cost in conn.execute(query)
+        }

@@ -37,6 +37,37 @@ class Settings(BaseSettings):
     polygon_api_key: str | None = None
     polygon_plan: Literal["free", "paid", "realtime"] = "free"
     polygon_base_url: str | None = None
+    polygon_connect_timeout: float = Field(default=3.0, gt=0, le=60, description="Seconds to connect.")
+    polygon_read_timeout: float = Field(default=10.0, gt=0, le=120, description="Seconds to wait for data.")
+    polygon_retries: int = Field(default=3, ge=0, le=10, description="Retries on 429, 5xx and timeouts.")
+    polygon_backoff_seconds: float = Field(default=0.5, ge=0, le=30, description="First backoff; doubles.")
+    polygon_retry_after_max: float = Field(
+        default=30.0, ge=0, le=600, description="Longest Retry-After wait honoured, in seconds."
+    )
+    price_jump_bound: float = Field(
+        default=0.5, gt=0, le=10, description="Largest move from the previous close in a batch; 0.5 = 50%."
+    )
+    paid_max_age_minutes: int = Field(
+        default=30, ge=1, le=24 * 60, description="Paid plan: how stale a fetched price may be."
+    )
+    realtime_max_age_minutes: int = Field(
+        default=5, ge=1, le=24 * 60, description="Realtime plan: how stale a fetched price may be."
+    )
+    price_cache_seconds: int = Field(
+        default=60, ge=0, le=3600, description="Paid/realtime: reuse cached prices fetched this recently."
+    )
+    market_open_statuses: str = Field(
+        default="open", description="Market statuses counted as open: open and/or extended-hours."
+    )
+
+    @field_validator("market_open_statuses")
+    @classmethod
+    def _known_market_statuses(cls, value: str | None) -> str:
+        chosen = {part.strip().lower() for part in (value or "open").split(",") if part.strip()}
+        unknown = chosen - {"open", "extended-hours"}
+        if unknown or not chosen:
+            raise ValueError(f"market statuses must be 'open' and/or 'extended-hours', got {value!r}")
+        return ",".join(sorted(chosen))
 
     # Models
     openai_api_key: str | None = None
@@ -50,13 +81,58 @@ class Settings(BaseSettings):
         default=None, description="litellm model string for every trader, or 'offline'."
     )
     use_many_models: bool = False
+    deepseek_base_url: str | None = None
+    gemini_base_url: str | None = None
+    xai_base_url: str | None = None
+    openrouter_base_url: str | None = None
+    ollama_base_url: str | None = Field(
+        default=None, description="Ollama server for ollama/… and ollama_chat/… models."
+    )
+    model_timeout_seconds: float = Field(
+        default=120.0, gt=0, le=3600, description="How long one model call may take."
+    )
+    model_retries: int = Field(
+        default=2, ge=0, le=10, description="Retries of a model call after a 429, 5xx or timeout."
+    )
+    model_retry_wait_seconds: float = Field(
+        default=2.0, ge=0, le=120, description="First wait before a retry; doubles each time."
+    )
+    daily_budget_dollars: float = Field(
+        default=1.0, ge=0, description="Most a trader may spend on models per UTC day; 0 = no limit."
+    )
+    max_step_errors: int = Field(
+        default=3, ge=1, le=30, description="Consecutive failed agent steps that end a turn."
+    )
 
     # Research and notifications
     brave_api_key: str | None = None
     pushover_user: str | None = None
     pushover_token: str | None = None
+    apprise_urls: str | None = Field(
+        default=None, description="Apprise URL(s) to notify, separated by spaces or commas."
+    )
+    brave_base_url: str = Field(
+        default="https://api.search.brave.com", description="Brave Search API address (tests, proxies)."
+    )
+    fetch_max_chars: int = Field(
+        default=20_000, ge=500, le=500_000, description="Most characters of page text one fetch returns."
+    )
+    fetch_timeout_seconds: float = Field(default=15.0, gt=0, le=120)
+    fetch_allow_private_addresses: bool = Field(
+        default=False, description="Let fetch reach loopback and private networks (tests, intranets)."
+    )
+    researcher_max_steps: int = Field(default=8, ge=1, le=50)
 
     # Dashboard
+    dashboard_host: str = Field(default="127.0.0.1", description="Address `floor dashboard` binds.")
+    dashboard_port: int = Field(default=8050, ge=1, le=65535)
+    dashboard_user: str | None = Field(default=None, description="Basic-auth user (with a password).")
+    dashboard_password: str | None = None
+    prefect_ui_url: str | None = Field(
+        default=None, description="Prefect UI address, for links to flow runs (e.g. http://127.0.0.1:4200)."
+    )
+    dashboard_log_poll_ms: int = Field(default=500, ge=100, le=60_000)
+    dashboard_refresh_seconds: int = Field(default=120, ge=5, le=24 * 3600)
 
     # Schedule
     run_every_n_minutes: int = Field(default=60, ge=1, le=24 * 60)

@@ -68,10 +68,19 @@ def load_traders(settings: Settings) -> list[TraderProfile]:
                 lastname=str(entry["lastname"]).strip(),
                 style=entry["style"],
                 strategy=" ".join(str(entry["strategy"]).split()),
-                model=entry.get("model") or settings.default_model,
+                model=_model(entry, settings),
             )
         )
     return traders
+
+
+def _model(entry: dict, settings: Settings) -> str:
+    """The trader's own model, else its USE_MANY_MODELS provider, else FLOOR_MODEL / the default."""
+    if entry.get("model"):
+        return str(entry["model"]).strip()
+    if settings.use_many_models and entry.get("many_models"):
+        return str(entry["many_models"]).strip()
+    return settings.default_model
 
 
 def find_trader(traders: list[TraderProfile], name: str) -> TraderProfile:

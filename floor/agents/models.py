@@ -1,4 +1,12 @@
-"""The one place that picks a trader's model: the offline strategy model or a LiteLLM model."""
+"""The one place that picks a trader's model: the offline strategy model or a LiteLLM model.
+
+Any litellm model string works (``openai/gpt-4.1-mini``, ``deepseek/deepseek-chat``,
+``gemini/gemini-2.5-flash``, ``xai/…``, ``openrouter/…``, ``ollama_chat/…``). Each provider's key
+and base URL come from settings; a trader whose provider needs a key that is not set raises
+:class:`ConfigurationError` and the cycle records the turn as skipped — it is never run on some
+other model. Retries are ours (see :mod:`floor.agents.metering`), so smolagents' own 60-second
+rate-limit wait and the OpenAI client's retries are off.
+"""
 
 from __future__ import annotations
 
@@ -10,14 +18,36 @@ from floor.errors import ConfigurationError
 from floor.settings import Settings
 from floor.traders import TraderProfile
 
-# litellm provider prefix -> the settings field holding its key, and its base URL field if any.
-PROVIDER_KEYS = {
-    "openai": ("openai_api_key", "openai_base_url"),
-    "deepseek": ("deepseek_api_key", None),
-    "gemini": ("google_api_key", None),
-    "xai": ("xai_api_key", None),
-    "openrouter": ("openrouter_api_key", None),
+# litellm provider prefix -> the settings fields holding its key (first set wins) and base URL.
+PROVIDERS: dict[str, tuple[tuple[str, ...], str | None]] = {
+    "openai": (("openai_api_key",), "openai_base_url"),
+    "deepseek": (("deepseek_api_key",), "deepseek_base_url"),
+    "gemini": (("google_api_key",), "gemini_base_url"),
+    "xai": (("xai_api_key", "grok_api_key"), "xai_base_url"),
+    "openrouter": (("openrouter_api_key",), "openrouter_base_url"),
+    "ollama": ((), "ollama_base_url"),
+    "ollama_chat": ((), "ollama_base_url"),
 }
+
+
+def provider_of(model: str) -> str:
+    """The litellm provider prefix of a model string (``openai`` for ``openai/gpt-4o-mini``)."""
+    if "/" not in model:
+        raise ConfigurationError(f"model {model!r} must name its provider, e.g. openai/{model}")
+    return model.split("/", 1)[0]
+
+
+def provider_credentials(model: str, settings: Settings) -> tuple[str | None, str | None]:
+    """The API key and base URL for ``model``; a ConfigurationError if its key is missing."""
+    provider = provider_of(model)
+    if provider not in PROVIDERS:
+        return None, None  # a provider litellm reads its own environment variables for
+    key_fields, base_field = PROVIDERS[provider]
+    api_key = next((getattr(settings, f) for f in key_fields if getattr(settings, f)), None)
+    if key_fields and not api_key:
+        names = " or ".join(f.upper() for f in key_fields)
+        raise ConfigurationError(f"{model} needs {names}, which is not set")
+    return api_key, getattr(settings, base_field) if base_field else None
 
 
 def build_model(profile: TraderProfile, settings: Settings) -> Model:
@@ -26,16 +56,17 @@ def build_model(profile: TraderProfile, settings: Settings) -> Model:
         from floor.agents.offline_model import OfflineStrategyModel
 
         return OfflineStrategyModel(style=profile.style)
-
+    api_key, api_base = provider_credentials(profile.model, settings)
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # litellm must not fetch its map
+    import litellm
     from smolagents import LiteLLMModel
 
-    provider = profile.model.split("/", 1)[0]
-    key_field, base_field = PROVIDER_KEYS.get(provider, (None, None))
-    api_key = getattr(settings, key_field) if key_field else None
-    if key_field == "xai_api_key" and not api_key:
-        api_key = settings.grok_api_key
-    if key_field and not api_key:
-        raise ConfigurationError(f"{profile.name} uses {profile.model} but {key_field.upper()} is not set")
-    api_base = getattr(settings, base_field) if base_field else None
-    return LiteLLMModel(model_id=profile.model, api_key=api_key, api_base=api_base)
+    litellm.suppress_debug_info = True  # no "Give Feedback / Get Help" banners on every error
+    return LiteLLMModel(
+        model_id=profile.model,
+        api_key=api_key,
+        api_base=api_base,
+        retry=False,
+        timeout=settings.model_timeout_seconds,
+        max_retries=0,
+    )

@@ -1,27 +1,34 @@
 """One trader's turn: a smolagents ToolCallingAgent acting through the floor's MCP servers.
 
 The servers run as child processes on stdio, bound to this trader and this turn; the agent's
-model is whatever :func:`floor.agents.models.build_model` picks. Every step lands in the
-activity log. A failure ends this trader's turn with a recorded reason and never raises into
-the cycle.
+model is whatever :func:`floor.agents.models.build_model` picks, wrapped in a
+:class:`~floor.agents.metering.MeteredModel` that counts, prices, budgets and retries every call.
+Every step lands in the activity log (:class:`~floor.agents.tracing.StepTracer`), secrets masked.
+A failure ends this trader's turn with a recorded reason and never raises into the cycle.
+
+What the agent gets is assembled in :func:`server_kinds` (MCP servers) and :func:`managed_agents`
+(agents it can call as tools, e.g. a researcher); both take the :class:`TurnContext`.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import Engine
 
 from floor import accounts
-from floor.activity import write_log
+from floor.agents.account_summary import account_summary
+from floor.agents.metering import BudgetExceeded, MeteredModel, ModelCallFailed, TurnMeter
 from floor.agents.models import build_model
-from floor.agents.prompts import instructions, turn_message
-from floor.cycles import TurnOutcome, finish_turn, finished_turn, start_turn
+from floor.agents.prompts import instructions, market_data_note, turn_message
+from floor.agents.redaction import Redactor
+from floor.agents.tracing import StepTracer
+from floor.cycles import TurnOutcome, finish_turn, finished_turn, spent_since, start_of_day, start_turn
 from floor.errors import ConfigurationError
 from floor.settings import Settings
 from floor.traders import TraderProfile
@@ -40,7 +47,55 @@ class TurnRequest:
     universe: list[str]
 
 
-def server_parameters(request: TurnRequest, database_url: str) -> list:
+@dataclass
+class TurnContext:
+    """What one running turn shares with everything it assembles (servers, managed agents)."""
+
+    engine: Engine
+    settings: Settings
+    request: TurnRequest
+    database_url: str
+    meter: TurnMeter
+    redact: Redactor
+    tracer: StepTracer
+
+    def metered(self, model: Any) -> MeteredModel:
+        """``model`` counted, priced and budgeted with this turn (for a managed agent's model)."""
+        return MeteredModel(
+            model,
+            self.meter,
+            retries=self.settings.model_retries,
+            retry_wait=self.settings.model_retry_wait_seconds,
+            redact=self.redact,
+            on_retry=self._retrying,
+        )
+
+    def tracer_for(self, label: str) -> StepTracer:
+        """A step callback writing a managed agent's steps to this trader's log, under ``label``."""
+        return StepTracer(
+            self.engine,
+            self.request.profile.name,
+            self.request.cycle_id,
+            redact=self.redact,
+            label=label,
+            max_errors=self.settings.max_step_errors,
+        )
+
+    def _retrying(self, attempt: int, reason: str) -> None:
+        self.tracer.log("trace", f"Model call attempt {attempt} failed ({reason}); retrying")
+
+
+def server_kinds(context: TurnContext) -> list[str]:
+    """The MCP servers the trader's agent gets (``floor mcp <kind>``)."""
+    return list(SERVER_KINDS)
+
+
+def managed_agents(context: TurnContext) -> list[Any]:
+    """Agents the trader can call as tools (each with ``context.metered`` and ``context.tracer_for``)."""
+    return []
+
+
+def server_parameters(request: TurnRequest, database_url: str, kinds: list[str] | None = None) -> list:
     """Stdio launch parameters of the trader's MCP servers, bound to this trader and turn."""
     from mcp import StdioServerParameters
 
@@ -54,43 +109,8 @@ def server_parameters(request: TurnRequest, database_url: str) -> list:
         StdioServerParameters(
             command=sys.executable, args=["-m", "servers", kind, "--trader", request.profile.name], env=env
         )
-        for kind in SERVER_KINDS
+        for kind in (kinds or SERVER_KINDS)
     ]
-
-
-class StepLogger:
-    """A smolagents step callback that writes each step to the trader's activity log."""
-
-    def __init__(self, engine: Engine, trader: str, cycle_id: int | None) -> None:
-        self.engine, self.trader, self.cycle_id = engine, trader, cycle_id
-        self.steps = 0
-
-    def _log(self, type_: str, message: str) -> None:
-        write_log(self.engine, self.trader, type_, message, cycle_id=self.cycle_id)
-
-    def __call__(self, step, agent=None) -> None:
-        from smolagents.memory import ActionStep, FinalAnswerStep
-
-        if isinstance(step, FinalAnswerStep):
-            self._log("response", str(step.output))
-            return
-        if not isinstance(step, ActionStep):
-            return
-        self.steps += 1
-        usage = step.token_usage
-        tokens = f" [{usage.input_tokens} in / {usage.output_tokens} out]" if usage else ""
-        if step.model_output:
-            text = step.model_output if isinstance(step.model_output, str) else json.dumps(step.model_output)
-            self._log("generation", f"Step {step.step_number}: {text.strip()}{tokens}")
-        for call in step.tool_calls or []:
-            if call.name == "final_answer":
-                continue
-            self._log("function", f"{call.name}({json.dumps(call.arguments, default=str)})")
-        if step.error is not None:
-            self._log("agent", f"Step {step.step_number} error: {step.error.message}")
-        elif step.observations and not step.is_final_answer:
-            # Tool results arrive pretty-printed; one line each keeps the log readable.
-            self._log("agent", f"Step {step.step_number} observed: {' '.join(step.observations.split())}")
 
 
 def run_turn(engine: Engine, settings: Settings, request: TurnRequest, database_url: str) -> TurnOutcome:
@@ -99,64 +119,105 @@ def run_turn(engine: Engine, settings: Settings, request: TurnRequest, database_
     done = finished_turn(engine, request.cycle_id, profile.name)
     if done is not None:  # a retried cycle: this trader already played, don't trade again
         return done
+    redact = Redactor.from_settings(settings)
     kind = accounts.next_turn_kind(engine, profile.name)
     turn_id = start_turn(engine, request.cycle_id, profile.name, kind, profile.model)
-    write_log(
-        engine, profile.name, "trace", f"Turn started: {kind} with {profile.model}", cycle_id=request.cycle_id
+    tracer = StepTracer(
+        engine, profile.name, request.cycle_id, redact=redact, max_errors=settings.max_step_errors
     )
+    tracer.log("trace", f"Turn started: {kind} with {profile.model}")
+    budget = Decimal(repr(settings.daily_budget_dollars)) if settings.daily_budget_dollars else None
+    meter = TurnMeter(budget=budget, spent_before=spent_since(engine, profile.name, start_of_day()))
+    context = TurnContext(engine, settings, request, database_url, meter, redact, tracer)
     try:
-        outcome = _play(engine, settings, request, kind, database_url)
+        meter.check_budget()
+        outcome = _play(context, kind)
     except ConfigurationError as exc:
-        outcome = TurnOutcome(status="skipped", error=str(exc))
+        outcome = TurnOutcome(status="skipped", error=redact(str(exc)))
     except Exception as exc:  # noqa: BLE001 - one trader's failure must never stop the others
-        outcome = TurnOutcome(status="failed", error=f"{type(exc).__name__}: {exc}")
+        outcome = _failed(context, exc)
     finish_turn(engine, turn_id, outcome)
     if outcome.status == "succeeded":
         accounts.finish_turn_kind(engine, profile.name, kind)
-    summary = f"Turn {outcome.status} after {outcome.steps} steps"
+    summary = (
+        f"Turn {outcome.status} after {outcome.steps} steps: {profile.model}, {meter.calls} model calls, "
+        f"{outcome.input_tokens} in / {outcome.output_tokens} out tokens, ${outcome.cost:.6f}"
+    )
+    if meter.unpriced:
+        summary += f" (litellm has no price for {', '.join(sorted(meter.unpriced))}: counted as $0)"
     if outcome.error:
-        summary += f": {outcome.error}"
-    write_log(engine, profile.name, "trace", summary, cycle_id=request.cycle_id)
+        summary += f"; {outcome.error}"
+    tracer.log("trace", summary)
     return outcome
 
 
-def _play(
-    engine: Engine, settings: Settings, request: TurnRequest, kind: str, database_url: str
-) -> TurnOutcome:
-    from smolagents import LogLevel, MCPClient, ToolCallingAgent
-    from smolagents.memory import ActionStep, FinalAnswerStep
+def _failed(context: TurnContext, exc: BaseException) -> TurnOutcome:
+    """The recorded outcome of a turn that raised: why, in words, with what it spent so far."""
+    from smolagents.utils import AgentError
 
+    meter, tracer = context.meter, context.tracer
+    cause = _root_cause(exc)
+    status = "failed"
+    if isinstance(cause, BudgetExceeded):
+        status = "skipped" if meter.calls == 0 else "failed"
+        reason = f"stopped by the budget: {cause}"
+    elif isinstance(cause, ModelCallFailed):
+        reason = f"model call failed: {cause}"
+    elif tracer.interrupted:
+        reason = f"stopped after {tracer.consecutive_errors} failed steps in a row: {tracer.last_error}"
+    elif isinstance(cause, AgentError):
+        reason = f"the agent failed: {cause.message}"
+    else:
+        reason = f"{type(cause).__name__}: {cause}"
+    return _with_usage(TurnOutcome(status=status, error=context.redact(reason), steps=tracer.steps), meter)
+
+
+def _root_cause(exc: BaseException) -> BaseException:
+    """The floor's own error behind smolagents' wrapping, else ``exc`` itself."""
+    seen = exc
+    while seen is not None:
+        if isinstance(seen, BudgetExceeded | ModelCallFailed | ConfigurationError):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return exc
+
+
+def _with_usage(outcome: TurnOutcome, meter: TurnMeter) -> TurnOutcome:
+    from dataclasses import replace
+
+    return replace(
+        outcome, input_tokens=meter.input_tokens, output_tokens=meter.output_tokens, cost=meter.cost
+    )
+
+
+def _play(context: TurnContext, kind: str) -> TurnOutcome:
+    from smolagents import LogLevel, MCPClient, ToolCallingAgent
+    from smolagents.memory import ActionStep, FinalAnswerStep, PlanningStep
+
+    engine, settings, request = context.engine, context.settings, context.request
     profile = request.profile
-    model = build_model(profile, settings)
+    model = context.metered(build_model(profile, settings))  # a missing key raises before any server starts
     with engine.connect() as conn:
         strategy = accounts.get_account(conn, profile.name).strategy
-    step_logger = StepLogger(engine, profile.name, request.cycle_id)
+    summary = account_summary(engine, profile.name)
+    tracer = context.tracer
     with MCPClient(
-        server_parameters(request, database_url),
+        server_parameters(request, context.database_url, server_kinds(context)),
         adapter_kwargs={"client_session_timeout_seconds": MCP_SESSION_TIMEOUT_SECONDS},
         structured_output=False,
     ) as tools:
         agent = ToolCallingAgent(
             tools=tools,
             model=model,
-            instructions=instructions(profile, strategy, request.universe),
+            managed_agents=managed_agents(context) or None,
+            instructions=instructions(profile, strategy, request.universe, market_data_note(settings)),
             max_steps=settings.max_agent_steps,
-            step_callbacks={ActionStep: step_logger, FinalAnswerStep: step_logger},
+            step_callbacks={ActionStep: tracer, FinalAnswerStep: tracer, PlanningStep: tracer},
             verbosity_level=LogLevel.OFF,
         )
-        result = agent.run(turn_message(kind, profile, datetime.now(UTC)), return_full_result=True)
-    usage = result.token_usage
+        result = agent.run(turn_message(kind, profile, datetime.now(UTC), summary), return_full_result=True)
     if result.state != "success":
-        return TurnOutcome(
-            status="failed",
-            error=f"the agent stopped without an answer ({result.state})",
-            steps=step_logger.steps,
-        )
-    return TurnOutcome(
-        status="succeeded",
-        appraisal=str(result.output),
-        steps=step_logger.steps,
-        input_tokens=usage.input_tokens if usage else 0,
-        output_tokens=usage.output_tokens if usage else 0,
-        cost=Decimal("0"),
-    )
+        reason = f"the agent stopped without an answer ({result.state})"
+        return _with_usage(TurnOutcome(status="failed", error=reason, steps=tracer.steps), context.meter)
+    outcome = TurnOutcome(status="succeeded", appraisal=context.redact(result.output), steps=tracer.steps)
+    return _with_usage(outcome, context.meter)

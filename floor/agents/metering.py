@@ -1,0 +1,187 @@
+"""Every model call of a turn counted, priced, kept within the trader's budget and retried within bounds.
+
+:class:`MeteredModel` wraps any smolagents ``Model`` (a LiteLLM model, the offline strategy model,
+a researcher's model) and shares one :class:`TurnMeter` with every other model of the same turn,
+so a trader's researcher is costed and budgeted with the trader.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from smolagents import ChatMessage, Model
+
+from floor.agents.costs import call_cost
+from floor.agents.redaction import Redactor
+from floor.errors import FloorError
+
+
+class BudgetExceeded(FloorError):
+    """The trader's daily model budget would be exceeded by another call; the turn stops."""
+
+
+class ModelCallFailed(FloorError):
+    """The provider refused or kept failing a call after the bounded retries; the turn stops."""
+
+
+@dataclass
+class TurnMeter:
+    """Tokens and dollars of one turn's model calls, against the trader's daily budget.
+
+    Args:
+        budget: Dollars the trader may spend per day; ``None`` for no limit.
+        spent_before: Dollars the trader already spent today before this turn.
+    """
+
+    budget: Decimal | None = None
+    spent_before: Decimal = Decimal(0)
+    calls: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost: Decimal = Decimal(0)
+    last_call_cost: Decimal = Decimal(0)
+    unpriced: set[str] = field(default_factory=set)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @property
+    def spent_today(self) -> Decimal:
+        return self.spent_before + self.cost
+
+    def check_budget(self) -> None:
+        """Raise :class:`BudgetExceeded` if another call like the last one would pass the budget."""
+        if self.budget is None:
+            return
+        if self.spent_today + self.last_call_cost > self.budget:
+            raise BudgetExceeded(
+                f"daily budget of ${self.budget:.2f} reached: ${self.spent_today:.4f} spent today, "
+                f"and the next call would cost about ${self.last_call_cost:.4f}"
+            )
+
+    def record(self, model_id: str, input_tokens: int, output_tokens: int) -> Decimal:
+        """Count one call; returns its cost in dollars (0 when litellm has no price for the model)."""
+        cost = call_cost(model_id, input_tokens, output_tokens)
+        with self._lock:
+            self.calls += 1
+            self.input_tokens += input_tokens
+            self.output_tokens += output_tokens
+            if cost is None:
+                self.unpriced.add(model_id)
+                cost = Decimal(0)
+            self.cost += cost
+            self.last_call_cost = cost
+        return cost
+
+
+def transient_errors() -> tuple[type[BaseException], ...]:
+    """Provider errors worth another try: rate limits, server errors, timeouts, lost connections."""
+    import litellm
+
+    return (
+        litellm.RateLimitError,
+        litellm.InternalServerError,
+        litellm.ServiceUnavailableError,
+        litellm.BadGatewayError,
+        litellm.APIConnectionError,
+        litellm.Timeout,
+    )
+
+
+def describe_failure(exc: BaseException) -> str:
+    """What went wrong with a model call, in words a user can act on (never with a key in it)."""
+    import litellm
+
+    status = getattr(exc, "status_code", None)
+    kinds = (
+        (litellm.AuthenticationError, "the provider rejected the API key"),
+        (litellm.PermissionDeniedError, "the provider denied access to the model"),
+        (litellm.NotFoundError, "the provider does not know the model"),
+        (litellm.RateLimitError, "the provider is rate-limiting requests"),
+        (litellm.Timeout, "the provider did not answer in time"),
+        (litellm.APIConnectionError, "the provider could not be reached"),
+        (litellm.ContextWindowExceededError, "the conversation outgrew the model's context window"),
+        (litellm.BadRequestError, "the provider rejected the request"),
+    )
+    what = next((text for kind, text in kinds if isinstance(exc, kind)), None)
+    if what is None:
+        what = (
+            "the provider failed"
+            if status and status >= 500
+            else f"the model call failed ({type(exc).__name__})"
+        )
+    detail = str(getattr(exc, "message", "") or exc).splitlines()[0][:300] if str(exc) else ""
+    suffix = f" ({status})" if status else ""
+    return f"{what}{suffix}: {detail}" if detail else f"{what}{suffix}"
+
+
+class MeteredModel(Model):
+    """A model whose every call is budget-checked, retried within bounds, counted and priced.
+
+    Args:
+        inner: The model that answers.
+        meter: The turn's meter, shared with every other model of the turn.
+        retries: Further attempts after a transient provider error.
+        retry_wait: Seconds before the first retry; doubles after each.
+        redact: Masks secrets in error messages.
+        on_call: Told of each call's cost and of each retry, for the trace.
+    """
+
+    def __init__(
+        self,
+        inner: Model,
+        meter: TurnMeter,
+        *,
+        retries: int = 2,
+        retry_wait: float = 2.0,
+        redact: Redactor | None = None,
+        on_retry: Callable[[int, str], None] | None = None,
+    ) -> None:
+        super().__init__(model_id=inner.model_id)
+        self.inner, self.meter = inner, meter
+        self.retries, self.retry_wait = retries, retry_wait
+        self.redact = redact or Redactor(())
+        self.on_retry = on_retry
+
+    def generate(
+        self,
+        messages: Sequence[ChatMessage | dict[str, Any]],
+        stop_sequences: list[str] | None = None,
+        response_format: dict[str, str] | None = None,
+        tools_to_call_from: list[Any] | None = None,
+        **kwargs: Any,
+    ) -> ChatMessage:
+        from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
+
+        self.meter.check_budget()
+        retrying = Retrying(
+            retry=retry_if_exception_type(transient_errors()),
+            stop=stop_after_attempt(self.retries + 1),
+            wait=wait_exponential(multiplier=self.retry_wait, max=60),
+            before_sleep=self._retrying,
+            reraise=True,
+        )
+        try:
+            message = retrying(
+                self.inner.generate,
+                messages,
+                stop_sequences=stop_sequences,
+                response_format=response_format,
+                tools_to_call_from=tools_to_call_from,
+                **kwargs,
+            )
+        except FloorError:
+            raise
+        except Exception as exc:
+            attempts = f" after {self.retries + 1} attempts" if isinstance(exc, transient_errors()) else ""
+            raise ModelCallFailed(self.redact(describe_failure(exc)) + attempts) from None
+        usage = message.token_usage
+        if usage is not None:
+            self.meter.record(self.model_id, usage.input_tokens, usage.output_tokens)
+        return message
+
+    def _retrying(self, state: Any) -> None:
+        if self.on_retry is not None and state.outcome is not None:
+            self.on_retry(state.attempt_number, self.redact(describe_failure(state.outcome.exception())))

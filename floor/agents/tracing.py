@@ -1,0 +1,102 @@
+"""Every step of any smolagents agent written to a trader's activity log, with tokens and cost.
+
+:class:`StepTracer` is a step callback for ``ToolCallingAgent`` / ``CodeAgent``: the trader's agent
+and the researcher it manages each get one (``label`` tells them apart in the log). It writes the
+step's type, the model's output, each tool called with its arguments, what came back or went
+wrong, and the step's tokens and dollars; secrets are masked first. After ``max_errors``
+consecutive failed steps (malformed tool calls, tools that keep failing) it stops the agent.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlalchemy import Engine
+
+from floor.activity import write_log
+from floor.agents.costs import call_cost
+from floor.agents.redaction import Redactor
+
+
+class StepTracer:
+    """A smolagents step callback that writes each step to the trader's activity log.
+
+    Args:
+        engine: The floor's database.
+        trader: Whose log it is.
+        cycle_id: The cycle the turn belongs to, if any.
+        redact: Masks secrets before anything is written.
+        label: Prefix of every entry ("" for the trader's own agent, e.g. "researcher").
+        max_errors: Consecutive failed steps after which the agent is interrupted.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        trader: str,
+        cycle_id: int | None,
+        *,
+        redact: Redactor | None = None,
+        label: str = "",
+        max_errors: int | None = None,
+    ) -> None:
+        self.engine, self.trader, self.cycle_id = engine, trader, cycle_id
+        self.redact = redact or Redactor(())
+        self.prefix = f"[{label}] " if label else ""
+        self.max_errors = max_errors
+        self.steps = 0
+        self.consecutive_errors = 0
+        self.last_error: str | None = None
+        self.interrupted = False
+
+    def log(self, type_: str, message: str) -> None:
+        """Write one entry (masked, prefixed) to the trader's log."""
+        write_log(self.engine, self.trader, type_, self.redact(self.prefix + message), cycle_id=self.cycle_id)
+
+    def __call__(self, step: Any, agent: Any = None) -> None:
+        from smolagents.memory import ActionStep, FinalAnswerStep, PlanningStep
+
+        if isinstance(step, FinalAnswerStep):
+            self.log("response", f"Final answer: {step.output}")
+        elif isinstance(step, PlanningStep):
+            self.log("generation", f"Plan: {step.plan.strip()}{self._usage(step, agent)}")
+        elif isinstance(step, ActionStep):
+            self._action(step, agent)
+
+    def _action(self, step: Any, agent: Any) -> None:
+        self.steps += 1
+        number = step.step_number
+        output = step.model_output
+        if output and not isinstance(output, str):
+            output = json.dumps(output, default=str)
+        calls = [c for c in step.tool_calls or [] if c.name != "final_answer"]
+        said = (output or "").strip() or ("(tool calls only)" if step.tool_calls else "(no output)")
+        self.log("generation", f"Step {number} [action]: {said}{self._usage(step, agent)}")
+        for call in calls:
+            self.log(
+                "function",
+                f"Step {number} [tool call] {call.name}({json.dumps(call.arguments, default=str)})",
+            )
+        if step.error is not None:
+            self.consecutive_errors += 1
+            self.last_error = step.error.message
+            self.log("agent", f"Step {number} [error] {step.error.message}")
+            if self.max_errors and self.consecutive_errors >= self.max_errors and agent is not None:
+                self.interrupted = True
+                self.log("agent", f"Stopping after {self.consecutive_errors} failed steps in a row")
+                agent.interrupt()
+            return
+        self.consecutive_errors = 0
+        if step.observations and not step.is_final_answer:
+            # Tool results arrive pretty-printed; one line each keeps the log readable.
+            self.log("agent", f"Step {number} [observation] {' '.join(step.observations.split())}")
+
+    def _usage(self, step: Any, agent: Any) -> str:
+        usage = step.token_usage
+        if usage is None:
+            return ""
+        model_id = getattr(getattr(agent, "model", None), "model_id", "") or ""
+        cost = call_cost(model_id, usage.input_tokens, usage.output_tokens) if model_id else None
+        price = f", ${cost:.6f}" if cost is not None else ""
+        return f" [{usage.input_tokens} in / {usage.output_tokens} out tokens{price}]"
