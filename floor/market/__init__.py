@@ -18,6 +18,8 @@ class Quote:
     as_of: datetime  # timezone-aware, UTC
     source: str
     stale: bool = False
+    previous_close: Decimal | None = None  # the close before this price, when the source says
+    fetched_at: datetime | None = None  # when it came from upstream; set by the cache
 
 
 @dataclass(frozen=True)
@@ -48,4 +50,19 @@ class MarketData(Protocol):
 
     def history(self, symbol: str, days: int, until: date) -> list[DailyClose]:
         """The last ``days`` daily closes up to and including ``until``, oldest first."""
+        ...
+
+
+@runtime_checkable
+class RemoteMarket(MarketData, Protocol):
+    """A market behind a paid, rate-limited API: fetched once per cycle, read from the cache after.
+
+    Traders and MCP servers never ask it for prices; ``floor.price_cache`` does, once per cycle,
+    and only when the cache holds nothing current enough.
+    """
+
+    plan: str
+
+    def session(self) -> str:
+        """The market status now: ``open``, ``extended-hours`` or ``closed``."""
         ...

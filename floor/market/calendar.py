@@ -7,17 +7,23 @@ use and the calendar is built once per process; importing this module stays chea
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 if TYPE_CHECKING:
     import pandas as pd
 
+NEW_YORK = ZoneInfo("America/New_York")
+
 CALENDAR_NAME = "XNYS"
 FIRST_DAY = date(2019, 1, 1)
 YEARS_AHEAD = 2  # next_open/next_close need sessions after "now"; the calendar is bounded
+# NYSE extended hours: pre-market from 04:00 and after-hours until 20:00 New York time on session days.
+EXTENDED_OPEN, EXTENDED_CLOSE = time(4, 0), time(20, 0)
+SESSIONS = ("open", "extended-hours", "closed")
 
 
 @dataclass(frozen=True)
@@ -28,15 +34,22 @@ class MarketStatus:
     as_of: datetime
     next_open: datetime | None  # None beyond the end of the calendar
     next_close: datetime | None
+    # Which session it is ("open", "extended-hours", "closed"), who said so, and why a fallback
+    # was used. ``open`` is whether the session counts as open under the floor's settings.
+    session: str = field(default="", compare=False)
+    source: str = field(default="calendar", compare=False)
+    note: str | None = field(default=None, compare=False)
 
 
-def market_status(at: datetime) -> MarketStatus:
+def market_status(at: datetime, open_sessions: frozenset[str] = frozenset({"open"})) -> MarketStatus:
     """Whether the NYSE is open at ``at``, and its next open and close after ``at``.
 
     The open minute counts as open and the close minute as closed (09:30 open, 16:00 closed).
 
     Args:
         at: A timezone-aware instant.
+        open_sessions: Which sessions count as open: ``"open"`` (the regular session) and/or
+            ``"extended-hours"`` (04:00-09:30 and close-20:00 New York time on session days).
 
     Returns:
         The status, with every time in UTC. While open, ``next_close`` is today's close and
@@ -57,12 +70,52 @@ def market_status(at: datetime) -> MarketStatus:
             f"{as_of.isoformat()} is outside the NYSE calendar "
             f"({calendar.first_minute.isoformat()} to {calendar.last_minute.isoformat()})"
         )
+    session = _session(calendar, minute, as_of)
     return MarketStatus(
-        open=bool(calendar.is_open_on_minute(minute)),
+        open=session in open_sessions,
         as_of=as_of,
         next_open=_utc_or_none(calendar.next_open, minute),
         next_close=_utc_or_none(calendar.next_close, minute),
+        session=session,
     )
+
+
+def _session(calendar: Any, minute: pd.Timestamp, as_of: datetime) -> str:
+    if calendar.is_open_on_minute(minute):
+        return "open"
+    local = as_of.astimezone(NEW_YORK)
+    if calendar.is_session(local.date().isoformat()) and EXTENDED_OPEN <= local.time() < EXTENDED_CLOSE:
+        return "extended-hours"
+    return "closed"
+
+
+def last_closed_session(at: datetime) -> date:
+    """The most recent NYSE session that has closed at or before the aware instant ``at``."""
+    import pandas as pd
+
+    calendar = _nyse()
+    minute = pd.Timestamp(at.astimezone(UTC))
+    last_close = calendar.previous_close(minute + pd.Timedelta(minutes=1))
+    return calendar.minute_to_session(last_close, direction="previous").date()
+
+
+def session_close(day: date) -> datetime:
+    """When the session of ``day`` closed (16:00 New York, 13:00 on half days), in UTC."""
+    return _nyse().session_close(day.isoformat()).to_pydatetime().astimezone(UTC)
+
+
+def sessions_until(until: date, count: int) -> list[date]:
+    """The last ``count`` sessions up to and including ``until`` (a non-session day: before it)."""
+    calendar = _nyse()
+    last = calendar.date_to_session(until.isoformat(), direction="previous")
+    return [s.date() for s in calendar.sessions_window(last, -count)]
+
+
+def reference_time(at: datetime) -> datetime:
+    """``at`` while the regular session is open, else the last close: the newest a price can be."""
+    if market_status(at).open:
+        return at.astimezone(UTC)
+    return session_close(last_closed_session(at))
 
 
 def is_market_open(at: datetime) -> bool:

@@ -7,11 +7,16 @@ from floor.settings import Settings
 
 
 def build_market(settings: Settings) -> MarketData:
-    """The simulated market: deterministic prices of real tickers, no keys needed.
+    """Polygon/Massive for ``POLYGON_PLAN`` when ``POLYGON_API_KEY`` is set, else the simulation.
 
-    A Polygon/Massive-backed market for ``POLYGON_API_KEY`` plugs in here behind the same
-    protocol; until it exists every floor reads the simulation.
+    Building makes no request: a missing or bad key shows up when the cycle fetches, as a clear
+    message in the run, never as a crash here.
     """
+    if settings.polygon_api_key:
+        from floor.market.polygon import PolygonMarket, build_polygon_client
+
+        client = build_polygon_client(settings)
+        return PolygonMarket(client, settings.polygon_plan, retries=settings.polygon_retries)
     from floor.market.simulated import SimulatedMarket
 
     return SimulatedMarket()
