@@ -99,7 +99,7 @@ class Notifier:
     def _send(self, target, body: str, title: str) -> tuple[bool, str]:
         import apprise
 
-        logger = logging.getLogger(apprise.logger.LOGGER_NAME)
+        logger = logging.getLogger("apprise")
         propagate, logger.propagate = logger.propagate, False  # its lines may carry secrets
         try:
             with apprise.LogCapture(level=logging.WARNING, fmt="%(message)s") as captured:
