@@ -32,6 +32,23 @@ class Done(BaseModel):
     message: str
 
 
+# One object per result, never a bare list: a list goes out as one MCP content block per item,
+# and smolagents' MCP client reads only the first block (and fails on none).
+class EntitiesCreated(BaseModel):
+    kind: str = "entities_created"
+    created: list[Entity]
+
+
+class RelationsCreated(BaseModel):
+    kind: str = "relations_created"
+    created: list[Relation]
+
+
+class ObservationsResult(BaseModel):
+    kind: str = "observations_added"
+    added: list[ObservationsAdded]
+
+
 def build_memory_server(engine: Engine, trader: str) -> FastMCP:
     """A FastMCP server whose tools read and write ``trader``'s knowledge graph only."""
     server = FastMCP("memory_server", log_level="WARNING")
@@ -43,31 +60,31 @@ def build_memory_server(engine: Engine, trader: str) -> FastMCP:
             raise ToolError(f"Memory unchanged: {exc}") from exc
 
     @server.tool()
-    def create_entities(entities: list[Entity]) -> list[Entity]:
+    def create_entities(entities: list[Entity]) -> EntitiesCreated:
         """Create entities in your knowledge graph; names that already exist are skipped.
 
         Args:
             entities: Entities, each with a name, an entityType and observations (facts, may be empty).
         """
-        return _run(memory.create_entities, entities)
+        return EntitiesCreated(created=_run(memory.create_entities, entities))
 
     @server.tool()
-    def create_relations(relations: list[Relation]) -> list[Relation]:
+    def create_relations(relations: list[Relation]) -> RelationsCreated:
         """Create relations between existing entities, e.g. {from: TSMC, to: NVDA, relationType: supplies}.
 
         Args:
             relations: Relations, each with from, to and relationType (active voice).
         """
-        return _run(memory.create_relations, relations)
+        return RelationsCreated(created=_run(memory.create_relations, relations))
 
     @server.tool()
-    def add_observations(observations: list[ObservationAddition]) -> list[ObservationsAdded]:
+    def add_observations(observations: list[ObservationAddition]) -> ObservationsResult:
         """Add facts to existing entities; facts already recorded are skipped.
 
         Args:
             observations: Items with entityName and contents (the new facts).
         """
-        return _run(memory.add_observations, observations)
+        return ObservationsResult(added=_run(memory.add_observations, observations))
 
     @server.tool()
     def delete_entities(entityNames: list[str]) -> Done:  # noqa: N803 - the reference server's name
