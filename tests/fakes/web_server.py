@@ -58,11 +58,13 @@ class WebServer:
         self.requests: list[Recorded] = []
         self._lock = threading.Lock()
         self._server: http.server.ThreadingHTTPServer | None = None
+        self.port = 0
 
     def start(self) -> WebServer:
         handler = type("Handler", (_Handler,), {"web": self})
         self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self._server.daemon_threads = True
+        self.port = self._server.server_address[1]  # kept after stop, for assertions on URLs
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
         return self
 
@@ -80,13 +82,7 @@ class WebServer:
 
     @property
     def base_url(self) -> str:
-        assert self._server is not None, "the server is not running"
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
-
-    @property
-    def port(self) -> int:
-        assert self._server is not None, "the server is not running"
-        return self._server.server_address[1]
+        return f"http://127.0.0.1:{self.port}"
 
     def url(self, path: str) -> str:
         return self.base_url + path
