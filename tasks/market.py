@@ -1,29 +1,49 @@
-"""Market tasks: the open gate and the one price fetch of a cycle."""
+"""Market tasks: the open gate, the cycle's one price fetch, and storing the prices it uses."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from floor.market.calendar import MarketStatus, market_status
 from prefect import get_run_logger, task
 
-from floor.price_cache import store_quotes
+from floor.market.calendar import MarketStatus, gate_status
+from floor.price_feed import CyclePrices, PriceBatch, fetch_batch, use_batch, use_stale
 from tasks import runtime
 
 
 @task(name="check-market-open")
 def check_market_open() -> MarketStatus:
-    """Whether the NYSE is open now (holidays and half days included)."""
-    status = market_status(datetime.now(UTC))
-    get_run_logger().info("Market is %s", "open" if status.open else f"closed; next open {status.next_open}")
+    """Whether the market counts as open now: Polygon's status with a key, else the NYSE calendar."""
+    settings = runtime.settings()
+    open_sessions = frozenset(settings.market_open_statuses.split(","))
+    status = gate_status(runtime.market(), datetime.now(UTC), open_sessions)
+    logger = get_run_logger()
+    if status.note:
+        logger.warning(status.note)
+    verdict = "open" if status.open else f"closed; next open {status.next_open}"
+    logger.info("Market is %s (%s, from %s)", verdict, status.session, status.source)
     return status
 
 
-@task(name="fetch-prices", retries=3, retry_delay_seconds=[1, 5, 15], retry_condition_fn=runtime.is_transient)
-def fetch_prices(cycle_id: int) -> int:
-    """Fetch the whole universe once and cache it under the cycle; returns how many prices."""
+# No task retries: the market client already retries 429, 5xx and timeouts with backoff, and a
+# failure here falls back to cached prices instead of failing the cycle.
+@task(name="fetch-prices")
+def fetch_prices() -> PriceBatch:
+    """One batch for the whole universe: the cache when current enough, else one upstream fetch."""
     market = runtime.market()
-    quotes = market.quotes(market.universe(), datetime.now(UTC))
-    count = store_quotes(runtime.engine(), quotes.values(), cycle_id)
-    get_run_logger().info("Cached %d prices from %s for cycle %d", count, market.name, cycle_id)
-    return count
+    batch = fetch_batch(runtime.engine(), market, datetime.now(UTC), runtime.settings())
+    get_run_logger().info("Got %d prices from %s (%s)", len(batch.quotes), batch.source, batch.origin)
+    return batch
+
+
+@task(name="cache-cycle-prices")
+def cache_cycle_prices(cycle_id: int, batch: PriceBatch | None, problem: str | None) -> CyclePrices:
+    """Store the checked batch as the cycle's prices, or the last good ones marked stale."""
+    engine = runtime.engine()
+    if batch is not None:
+        used = use_batch(engine, batch, cycle_id)
+        get_run_logger().info("Cycle %d trades at %s", cycle_id, used.summary())
+        return used
+    used = use_stale(engine, runtime.market(), datetime.now(UTC), cycle_id, problem or "the fetch failed")
+    get_run_logger().warning("Cycle %d trades at %s", cycle_id, used.summary())
+    return used

@@ -7,6 +7,7 @@ from prefect.artifacts import create_markdown_artifact
 
 from floor.errors import DataQualityError
 from floor.price_cache import cycle_quotes
+from floor.price_feed import PriceBatch
 from floor.valuation import position_rows, snapshot_rows
 from tasks import runtime
 
@@ -32,4 +33,30 @@ def check_data_quality(cycle_id: int) -> bool:
         get_run_logger().error("Data-quality checks failed: %s", failed)
         raise DataQualityError(f"data-quality checks failed: {failed}")
     get_run_logger().info("All %d data-quality checks passed", len(report.results))
+    return True
+
+
+@task(name="check-price-batch")
+def check_price_batch(batch: PriceBatch) -> bool:
+    """Great Expectations on a fetched batch before it is used; a failure fails this task run."""
+    from floor.price_checks import check_price_batch as run_checks
+
+    if batch.origin == "cache":  # checked when it was fetched; only passing batches are cached
+        return True
+    jump_bound = runtime.settings().price_jump_bound
+    report = run_checks(
+        batch.quotes, fresh_from=batch.fresh_from, previous=batch.previous, jump_bound=jump_bound
+    )
+    create_markdown_artifact(
+        key="price-batch-checks",
+        markdown=report.as_markdown(),
+        description=f"Checks of a {batch.source} batch",
+    )
+    if not report.success:
+        failed = "; ".join(f"{r.expectation}({r.column}): {r.observed}" for r in report.failures())
+        get_run_logger().error(
+            "Price batch from %s failed its checks and is not used: %s", batch.source, failed
+        )
+        raise DataQualityError(f"the {batch.source} price batch failed its checks: {failed}")
+    get_run_logger().info("Price batch from %s passed %d checks", batch.source, len(report.results))
     return True

@@ -7,7 +7,7 @@ use and the calendar is built once per process; importing this module stays chea
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
 from typing import TYPE_CHECKING, Any
@@ -116,6 +116,24 @@ def reference_time(at: datetime) -> datetime:
     if market_status(at).open:
         return at.astimezone(UTC)
     return session_close(last_closed_session(at))
+
+
+def gate_status(market: object, at: datetime, open_sessions: frozenset[str]) -> MarketStatus:
+    """The cycle's gate: the market API's status for a remote market, else the NYSE calendar.
+
+    When the API fails (a bad key included) the calendar decides and ``note`` says why.
+    """
+    from floor.errors import FloorError
+    from floor.market import RemoteMarket
+
+    status = market_status(at, open_sessions)
+    if not isinstance(market, RemoteMarket):
+        return status
+    try:
+        session = market.session()
+    except FloorError as exc:
+        return replace(status, note=f"market status from the NYSE calendar, because: {exc}")
+    return replace(status, open=session in open_sessions, session=session, source=market.name)
 
 
 def is_market_open(at: datetime) -> bool:

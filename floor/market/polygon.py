@@ -50,7 +50,9 @@ class BadApiKey(ConfigurationError):
 class PolygonMarket:
     """``MarketData`` from Polygon/Massive for one plan; knows a fixed universe of symbols."""
 
-    def __init__(self, client: Any, plan: str, symbols: Iterable[str] | None = None, retries: int = 0) -> None:
+    def __init__(
+        self, client: Any, plan: str, symbols: Iterable[str] | None = None, retries: int = 0
+    ) -> None:
         if plan not in PLANS:
             raise ConfigurationError(f"POLYGON_PLAN must be one of {', '.join(PLANS)}, got {plan!r}")
         self._client = client
@@ -147,7 +149,11 @@ class PolygonMarket:
         found: dict[str, Quote] = {}
         for ticker in body.get("tickers") or []:
             symbol = str(ticker.get("ticker") or "").upper()
-            trade, minute, day = ticker.get("lastTrade") or {}, ticker.get("min") or {}, ticker.get("day") or {}
+            trade, minute, day = (
+                ticker.get("lastTrade") or {},
+                ticker.get("min") or {},
+                ticker.get("day") or {},
+            )
             value = next((v for v in (trade.get("p"), minute.get("c"), day.get("c")) if _positive(v)), None)
             stamp = _stamp_seconds(trade.get("t")) or _stamp_seconds(ticker.get("updated"))
             if stamp is None and isinstance(minute.get("t"), int | float):
@@ -177,7 +183,9 @@ class PolygonMarket:
             trade = body.get("results") or {}
             stamp = _stamp_seconds(trade.get("t"))
             if _positive(trade.get("p")) and stamp is not None:
-                found[symbol] = Quote(symbol, price(trade["p"]), datetime.fromtimestamp(stamp, UTC), self.name)
+                found[symbol] = Quote(
+                    symbol, price(trade["p"]), datetime.fromtimestamp(stamp, UTC), self.name
+                )
         return found
 
     # --- one request, its errors and its body ---

@@ -29,7 +29,8 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time as clock
+from datetime import UTC, date, datetime
+from datetime import time as clock
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 from zoneinfo import ZoneInfo
@@ -204,7 +205,9 @@ class PolygonServer:
         return snapshot
 
     def _previous_close(self, symbol: str, at: datetime) -> float | None:
-        days = [d for d in sorted(self.closes) if d < at.astimezone(NEW_YORK).date() and symbol in self.closes[d]]
+        days = [
+            d for d in sorted(self.closes) if d < at.astimezone(NEW_YORK).date() and symbol in self.closes[d]
+        ]
         return self.closes[days[-1]][symbol] if days else None
 
     def _handler(self) -> type[http.server.BaseHTTPRequestHandler]:
@@ -241,7 +244,12 @@ class PolygonServer:
                 self._send(record, status, body)
 
             def _send(
-                self, record: Recorded, status: int, body: Any, retry_after: float | None = None, raw: bytes = b""
+                self,
+                record: Recorded,
+                status: int,
+                body: Any,
+                retry_after: float | None = None,
+                raw: bytes = b"",
             ) -> None:
                 record.status = status
                 data = raw or json.dumps(body).encode()
@@ -267,7 +275,11 @@ def _error_body(status: int) -> dict:
             "message": "You are not entitled to this data. Please upgrade your plan at https://massive.com/pricing",
         }
     if status == 429:
-        return {"status": "ERROR", "request_id": "fake", "error": "You've exceeded the maximum requests per minute."}
+        return {
+            "status": "ERROR",
+            "request_id": "fake",
+            "error": "You've exceeded the maximum requests per minute.",
+        }
     return {"status": "ERROR", "request_id": "fake", "error": f"Internal error ({status})."}
 
 
