@@ -26,6 +26,7 @@ def leaderboard_rows(valuations: list[Valuation], outcomes: dict[str, TurnOutcom
                 "turn": outcome.status if outcome else "not run",
                 "steps": outcome.steps if outcome else 0,
                 "tokens": (outcome.input_tokens + outcome.output_tokens) if outcome else 0,
+                "cost_usd": float(outcome.cost) if outcome else 0.0,
                 "note": (outcome.error or "") if outcome else "",
             }
         )

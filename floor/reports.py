@@ -8,6 +8,7 @@ from decimal import Decimal
 from sqlalchemy import Engine
 
 from floor.accounts import list_accounts
+from floor.cycles import Usage, recent_turns, start_of_day, usage_by_trader
 from floor.ledger import holdings, transaction_history
 from floor.market import MarketData
 from floor.price_cache import latest_quotes, price_map
@@ -28,6 +29,7 @@ def account_reports(engine: Engine, market: MarketData, name: str | None = None)
     selected = [a for a in list_accounts(engine) if name is None or a.name.lower() == name.lower()]
     held = {a.name: {h.symbol: h.shares for h in holdings(engine, a.name)} for a in selected}
     prices = current_prices(engine, market, {s for h in held.values() for s in h})
+    usage_all, usage_today = usage_by_trader(engine), usage_by_trader(engine, since=start_of_day())
     reports = []
     for account in selected:
         holdings_value, _ = value_positions(account.cash, held[account.name], prices)
@@ -42,6 +44,9 @@ def account_reports(engine: Engine, market: MarketData, name: str | None = None)
                 "holdings": held[account.name],
                 "portfolio_value": float(value),
                 "profit_loss": float(value - account.initial_cash),
+                "usage": usage_all.get(account.name, Usage()).as_json(),
+                "usage_today": usage_today.get(account.name, Usage()).as_json(),
+                "turns": [_turn_json(t) for t in recent_turns(engine, account.name, last=RECENT_TURNS)],
                 "transactions": [
                     {
                         "timestamp": t.created_at.isoformat(),
@@ -57,6 +62,24 @@ def account_reports(engine: Engine, market: MarketData, name: str | None = None)
             }
         )
     return reports
+
+
+RECENT_TURNS = 5
+
+
+def _turn_json(turn) -> dict:
+    return {
+        "cycle_id": turn.cycle_id,
+        "started_at": turn.started_at.isoformat(),
+        "kind": turn.kind,
+        "model": turn.model,
+        "status": turn.status,
+        "steps": turn.steps,
+        "input_tokens": turn.input_tokens,
+        "output_tokens": turn.output_tokens,
+        "cost": float(turn.cost),
+        "error": turn.error,
+    }
 
 
 def format_report(report: dict) -> str:
@@ -75,4 +98,18 @@ def format_report(report: dict) -> str:
             f"  {t['timestamp'][:16]} {t['side']:4} {t['quantity']:>5} {t['symbol']:6} @ ${t['price']:,.2f}"
         )
     lines.append(f"  {len(report['transactions'])} transactions in all")
+    usage, today = report.get("usage"), report.get("usage_today")
+    if usage:
+        lines.append(
+            f"  models: {usage['turns']} turns, {usage['input_tokens']:,} in / "
+            f"{usage['output_tokens']:,} out tokens, ${usage['cost']:.4f} (today ${today['cost']:.4f})"
+        )
+    for t in report.get("turns", [])[-3:]:
+        line = (
+            f"  turn {t['started_at'][:16]} {t['kind']:9} {t['status']:9} {t['model']} "
+            f"{t['input_tokens']:,}/{t['output_tokens']:,} tokens ${t['cost']:.4f}"
+        )
+        if t["error"]:
+            line += f"  ({t['error'][:120]})"
+        lines.append(line)
     return "\n".join(lines)

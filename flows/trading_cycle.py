@@ -9,8 +9,8 @@ from floor.cycles import TurnOutcome
 from floor.traders import find_trader, load_traders
 from tasks import runtime
 from tasks.bookkeeping import close_cycle, collect_turn_outcomes, load_floor_traders, open_cycle
-from tasks.market import check_market_open, fetch_prices
-from tasks.quality import check_data_quality
+from tasks.market import cache_cycle_prices, check_market_open, fetch_prices
+from tasks.quality import check_data_quality, check_price_batch
 from tasks.reporting import publish_leaderboard
 from tasks.traders import play_turn
 from tasks.valuation import value_portfolios
@@ -54,6 +54,24 @@ async def run_turns(names: list[str], cycle_id: int, universe: list[str]) -> dic
     return ended
 
 
+def price_cycle(cycle_id: int):
+    """Fetch (or reuse) one batch, check it, and store it, or the last good prices marked stale.
+
+    A fetch or a check that fails shows as a failed task run; the cycle goes on at stale prices,
+    and only with no price at all does it fail, saying why.
+    """
+    fetched = fetch_prices(return_state=True)
+    batch, problem = None, None
+    if fetched.is_completed():
+        batch = fetched.result()
+        checked = check_price_batch(batch, return_state=True)
+        if not checked.is_completed():
+            batch, problem = None, str(checked.result(raise_on_failure=False))
+    else:
+        problem = str(fetched.result(raise_on_failure=False))
+    return cache_cycle_prices(cycle_id, batch, problem)
+
+
 @flow(name="trading-cycle")
 async def trading_cycle(force: bool = False, traders: list[str] | None = None) -> dict:
     """Run one cycle of the floor.
@@ -69,11 +87,19 @@ async def trading_cycle(force: bool = False, traders: list[str] | None = None) -
         logger.info(
             "Market closed; cycle skipped (next open %s). Use --force to trade anyway.", status.next_open
         )
-        return {"status": "skipped", "reason": f"market closed; next open {status.next_open}"}
+        reason = f"market closed; next open {status.next_open}"
+        if status.note:
+            reason += f" ({status.note})"
+        return {"status": "skipped", "reason": reason}
 
     profiles = load_floor_traders(traders)
     cycle_id = open_cycle(forced)
-    fetch_prices(cycle_id)
+    try:
+        prices = price_cycle(cycle_id)
+    except Exception as exc:
+        close_cycle(cycle_id, "failed", f"no prices: {exc}")
+        raise
+    logger.info("Trading at %s", prices.summary())
     universe = runtime.market().universe()
     ended = await run_turns([p.name for p in profiles], cycle_id, universe)
     outcomes = collect_turn_outcomes(cycle_id, ended)
@@ -92,4 +118,5 @@ async def trading_cycle(force: bool = False, traders: list[str] | None = None) -
         "cycle_id": cycle_id,
         "turns": {name: o.status for name, o in outcomes.items()},
         "failed": failed,
+        "cost": float(sum(o.cost for o in outcomes.values())),
     }

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from prefect import task
 from prefect.artifacts import create_table_artifact
 
@@ -12,8 +14,13 @@ from floor.valuation import Valuation
 
 @task(name="publish-leaderboard")
 def publish_leaderboard(cycle_id: int, valuations: list[Valuation], outcomes: dict[str, TurnOutcome]) -> None:
+    cost = sum((o.cost for o in outcomes.values()), Decimal(0))
+    tokens = sum(o.input_tokens + o.output_tokens for o in outcomes.values())
     create_table_artifact(
         key="leaderboard",
         table=leaderboard_rows(valuations, outcomes),
-        description=f"Portfolio values after cycle {cycle_id}, best first",
+        description=(
+            f"Portfolio values after cycle {cycle_id}, best first. "
+            f"Models: {tokens:,} tokens, ${cost:.6f} this cycle."
+        ),
     )

@@ -18,7 +18,15 @@ async def play_turn(request: TurnRequest) -> TurnOutcome:
         run_turn, runtime.engine(), runtime.settings(), request, runtime.database_url()
     )
     logger = get_run_logger()
-    logger.info("%s: %s after %d steps", request.profile.name, outcome.status, outcome.steps)
+    logger.info(
+        "%s: %s after %d steps, %d in / %d out tokens, $%.6f",
+        request.profile.name,
+        outcome.status,
+        outcome.steps,
+        outcome.input_tokens,
+        outcome.output_tokens,
+        outcome.cost,
+    )
     if outcome.error:
         logger.warning("%s: %s", request.profile.name, outcome.error)
     return outcome

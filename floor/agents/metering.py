@@ -55,10 +55,11 @@ class TurnMeter:
         """Raise :class:`BudgetExceeded` if another call like the last one would pass the budget."""
         if self.budget is None:
             return
-        if self.spent_today + self.last_call_cost > self.budget:
+        spent = self.spent_today
+        if spent >= self.budget or spent + self.last_call_cost > self.budget:
             raise BudgetExceeded(
-                f"daily budget of ${self.budget:.2f} reached: ${self.spent_today:.4f} spent today, "
-                f"and the next call would cost about ${self.last_call_cost:.4f}"
+                f"daily budget of ${self.budget} reached: ${spent:.6f} spent today, "
+                f"and the next call would cost about ${self.last_call_cost:.6f}"
             )
 
     def record(self, model_id: str, input_tokens: int, output_tokens: int) -> Decimal:
