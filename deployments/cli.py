@@ -1,4 +1,4 @@
-"""The ``floor`` command: reset, run, report, logs, mcp, up.
+"""The ``floor`` command: reset, run, report, logs, mcp, up, dashboard.
 
 Entry points only wire: read settings once, connect, call ``floor`` or run a flow.
 """
@@ -123,6 +123,23 @@ def cmd_up(args: argparse.Namespace) -> int:
     return serve_floor(run_now=args.now)
 
 
+def cmd_dashboard(args: argparse.Namespace) -> int:
+    from dashboard.app import DashboardServer, build_dashboard
+    from floor.settings import Settings
+
+    settings = Settings()
+    host = args.host or settings.dashboard_host
+    port = settings.dashboard_port if args.port is None else args.port
+    app = build_dashboard(settings)
+    try:
+        server = DashboardServer(app, host, port)
+    except OSError as exc:
+        raise ConfigurationError(f"the dashboard cannot listen on {host}:{port}: {exc.strerror}") from exc
+    print(f"Dashboard: {server.url} (Ctrl+C to stop)", flush=True)
+    server.serve_forever()
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="floor", description="A floor of autonomous traders.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -155,6 +172,11 @@ def build_parser() -> argparse.ArgumentParser:
     up = sub.add_parser("up", help="run the floor locally on its schedule until stopped")
     up.add_argument("--now", action="store_true", help="also run one forced cycle right away")
     up.set_defaults(func=cmd_up)
+
+    dash = sub.add_parser("dashboard", help="serve the Dash dashboard (read-only) until stopped")
+    dash.add_argument("--host", help="address to bind (default DASHBOARD_HOST, 127.0.0.1)")
+    dash.add_argument("--port", type=int, help="port (default DASHBOARD_PORT, 8050)")
+    dash.set_defaults(func=cmd_dashboard)
     return parser
 
 

@@ -1,7 +1,8 @@
 """``floor up``: run the floor on this machine on its schedule until stopped.
 
 Uses the Prefect API named by ``PREFECT_API_URL``; with none, starts a local Prefect server
-(its UI at http://127.0.0.1:4200) for as long as the floor is up.
+(its UI at http://127.0.0.1:4200) for as long as the floor is up. The dashboard is served
+alongside, on DASHBOARD_HOST:DASHBOARD_PORT (http://127.0.0.1:8050 by default).
 """
 
 from __future__ import annotations
@@ -79,8 +80,22 @@ def serve_floor(*, run_now: bool = False) -> int:
 
         from flows.trading_cycle import trading_cycle
 
+        dashboard = _start_dashboard(settings)  # links to flow runs in the UI of the API above
         if run_now:
             asyncio.run(trading_cycle(force=True))
         print(f"Serving trading-cycle on '{cron}' ({TIMEZONE}); Ctrl+C to stop.", flush=True)
-        trading_cycle.serve(name="trading-cycle", schedule=Cron(cron, timezone=TIMEZONE))
+        try:
+            trading_cycle.serve(name="trading-cycle", schedule=Cron(cron, timezone=TIMEZONE))
+        finally:
+            dashboard.stop()
     return 0
+
+
+def _start_dashboard(settings):
+    """The dashboard in a background thread of this process, on DASHBOARD_HOST:DASHBOARD_PORT."""
+    from dashboard.app import DashboardServer, build_dashboard
+
+    server = DashboardServer(build_dashboard(settings), settings.dashboard_host, settings.dashboard_port)
+    server.start()
+    print(f"Dashboard: {server.url}", flush=True)
+    return server

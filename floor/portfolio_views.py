@@ -12,10 +12,11 @@ import numpy as np
 from sqlalchemy import Engine, Float, func, select, true
 
 from floor import metrics
+from floor.cycles import Usage, usage_by_trader
 from floor.market import MarketData
 from floor.money import INITIAL_CASH
 from floor.reports import account_reports
-from floor.schema import accounts, activity_logs, cycles, prices, snapshots, turns
+from floor.schema import accounts, activity_logs, cycles, prices, snapshots
 
 BENCHMARK_SYMBOL = "SPY"
 _FLOAT = Float(precision=53)
@@ -42,7 +43,7 @@ def value_histories(engine: Engine) -> dict[str, ValueHistory]:
         snapshots.c.portfolio_value.cast(_FLOAT),
     ).order_by(snapshots.c.account_id, snapshots.c.taken_at, snapshots.c.id)
     with engine.connect() as conn:
-        names = dict(conn.execute(select(accounts.c.id, accounts.c.name)).all())
+        names = dict(conn.execute(select(accounts.c.id, accounts.c.name).order_by(accounts.c.id)).all())
         rows = conn.execute(query).all()
     histories: dict[str, ValueHistory] = {}
     if rows:
@@ -81,35 +82,6 @@ def benchmark_history(
         return ValueHistory(np.empty(0), np.empty(0))
     data = np.asarray(rows, dtype=float)
     return ValueHistory(data[:, 0], np.asarray(metrics.buy_and_hold(list(data[:, 1]), initial_cash)))
-
-
-@dataclass(frozen=True)
-class Usage:
-    turns: int = 0
-    input_tokens: int = 0
-    output_tokens: int = 0
-    cost: Decimal = Decimal("0")
-
-    @property
-    def tokens(self) -> int:
-        return self.input_tokens + self.output_tokens
-
-
-def usage_by_trader(engine: Engine) -> dict[str, Usage]:
-    """Turns played, tokens and model cost recorded for each trader, summed over every cycle."""
-    query = (
-        select(
-            accounts.c.name,
-            func.count(turns.c.id),
-            func.coalesce(func.sum(turns.c.input_tokens), 0),
-            func.coalesce(func.sum(turns.c.output_tokens), 0),
-            func.coalesce(func.sum(turns.c.cost), 0),
-        )
-        .join(turns, turns.c.account_id == accounts.c.id)
-        .group_by(accounts.c.name)
-    )
-    with engine.connect() as conn:
-        return {r[0]: Usage(int(r[1]), int(r[2]), int(r[3]), Decimal(r[4])) for r in conn.execute(query)}
 
 
 @dataclass(frozen=True)
@@ -178,7 +150,7 @@ def floor_view(engine: Engine, market: MarketData) -> FloorView:
                 **row,
                 win_rate_pct=None if won.rate is None else won.rate * 100,
                 trades=len(report["transactions"]),
-                tokens=used.tokens if used.turns else None,
+                tokens=used.input_tokens + used.output_tokens if used.turns else None,
                 cost=float(used.cost) if used.turns else None,
             )
         )

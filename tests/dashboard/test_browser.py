@@ -1,0 +1,121 @@
+"""The dashboard in a real headless Chromium, served on loopback over the read-only engine."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+
+from dashboard.app import DashboardServer, create_app
+from floor.activity import write_log
+from floor.market.simulated import SimulatedMarket
+from floor.reports import account_reports
+from floor.settings import Settings
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
+SCREENSHOT_COPY = Path("/tmp/trading-floor-dashboard.png")
+
+pytestmark = pytest.mark.skipif(
+    not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()),
+    reason="needs Debian's chromium and chromium-driver (apt-get install chromium chromium-driver)",
+)
+
+
+@pytest.fixture
+def served(reader, database_url):
+    settings = Settings(_env_file=None, database_url=database_url)
+    app = create_app(reader, SimulatedMarket(), settings, prefect_ui="http://127.0.0.1:4200")
+    server = DashboardServer(app, "127.0.0.1", 0).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def browser():
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--no-first-run",
+        "--window-size=1600,1500",
+    ):
+        options.add_argument(flag)
+    # An explicit driver path: selenium-manager never runs, nothing is downloaded.
+    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
+    yield driver
+    driver.quit()
+
+
+def wait_for(condition, timeout: float = 15.0, what: str = "the page"):
+    deadline = time.monotonic() + timeout
+    while True:
+        result = condition()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.1)
+
+
+def test_page_shows_every_trader_with_value_chart_log_and_leaderboard(
+    served, browser, traded_floor, tmp_path
+):
+    from selenium.webdriver.common.by import By
+
+    browser.get(served.url)
+    reports = {r["name"]: r for r in account_reports(traded_floor, SimulatedMarket())}
+
+    def values():
+        shown = {}
+        for column in browser.find_elements(By.CSS_SELECTOR, ".trader"):
+            found = column.find_elements(By.CSS_SELECTOR, ".value")
+            if found:
+                shown[column.get_attribute("data-trader")] = found[0].text
+        return shown if len(shown) == len(reports) else None
+
+    shown = wait_for(values, what="every trader's value")
+    assert shown == {name: f"${r['portfolio_value']:,.2f}" for name, r in reports.items()}
+    assert shown["Warren"] == "$10,041.90"
+
+    titles = [e.text for e in browser.find_elements(By.CSS_SELECTOR, ".trader h3")]
+    assert titles == ["Warren Patience", "George Bold", "Ray Systematic", "Cathie Crypto"]
+    warren = browser.find_element(By.CSS_SELECTOR, '.trader[data-trader="Warren"]')
+    assert "gain" in warren.find_element(By.CSS_SELECTOR, ".pnl").get_attribute("class")
+    assert warren.find_elements(By.CSS_SELECTOR, ".js-plotly-plot .scatterlayer .trace")  # its value chart
+    lines = warren.find_elements(By.CSS_SELECTOR, ".log .log-line")
+    assert (
+        len(lines) == 5
+        and "Sold 5 AAPL" in lines[0].text
+        and "log-account" in lines[0].get_attribute("class")
+    )
+    assert "AAPL" in warren.find_element(By.CSS_SELECTOR, "table.grid").text  # holdings
+
+    board = browser.find_element(By.ID, "leaderboard").text
+    assert "SPY buy & hold" in board and "Sharpe" in board and "Warren Patience" in board
+    comparison = browser.find_elements(By.CSS_SELECTOR, "#comparison .scatterlayer .trace")
+    assert len(comparison) == 5  # four traders and the benchmark
+    links = [a.get_attribute("href") for a in browser.find_elements(By.CSS_SELECTOR, "#cycles a")]
+    assert links and all(h.startswith("http://127.0.0.1:4200/runs/flow-run/") for h in links)
+
+    # A line written now shows up at the top of its trader's log within a few polls.
+    write_log(traded_floor, "Ray", "function", "get_balance() -> $10,000.00")
+    ray_log = '.trader[data-trader="Ray"] .log .log-line'
+    first = wait_for(
+        lambda: browser.find_elements(By.CSS_SELECTOR, ray_log), timeout=5, what="Ray's new line"
+    )
+    assert "get_balance()" in first[0].text and "log-function" in first[0].get_attribute("class")
+
+    shot = tmp_path / "dashboard.png"
+    assert browser.save_screenshot(str(shot))
+    shutil.copyfile(shot, SCREENSHOT_COPY)
+    assert shot.stat().st_size > 10_000

@@ -1,0 +1,231 @@
+"""The dashboard's callbacks called directly, over the dashboard's read-only engine."""
+
+from __future__ import annotations
+
+import pytest
+from dash import no_update
+from dash.exceptions import PreventUpdate
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+
+from dashboard import log_feed
+from dashboard.app import create_app
+from dashboard.callbacks import DashboardCallbacks
+from dashboard.layout import page
+from floor import metrics
+from floor.activity import write_log
+from floor.errors import ConfigurationError
+from floor.market.simulated import SimulatedMarket
+from floor.reports import account_reports
+from floor.settings import Settings
+
+TRADERS = ["Warren", "George", "Ray", "Cathie"]
+PREFECT_UI = "http://127.0.0.1:4200"
+
+
+def walk(component):
+    """Every component in a tree (children lists, single children and props holding components)."""
+    yield component
+    children = getattr(component, "children", None)
+    if isinstance(children, list | tuple):
+        for child in children:
+            yield from walk(child)
+    elif children is not None and hasattr(children, "to_plotly_json"):
+        yield from walk(children)
+
+
+def texts(component) -> list[str]:
+    found = []
+    for c in walk(component):
+        if isinstance(c, str):
+            found.append(c)
+        elif isinstance(getattr(c, "children", None), str):
+            found.append(c.children)
+    return found
+
+
+def with_class(components, name: str) -> list:
+    return [c for c in components if name in (getattr(c, "className", "") or "").split()]
+
+
+@pytest.fixture
+def callbacks(reader):
+    return DashboardCallbacks(reader, SimulatedMarket(), prefect_ui=PREFECT_UI)
+
+
+def body_ids():
+    return [{"type": "trader-body", "trader": name} for name in TRADERS]
+
+
+def log_ids():
+    return [{"type": "log", "trader": name} for name in TRADERS]
+
+
+def test_trader_panels_show_the_values_floor_report_prints(callbacks, traded_floor):
+    bodies, *_ = callbacks.refresh_portfolios(1, 0, body_ids())
+    reports = {r["name"]: r for r in account_reports(traded_floor, SimulatedMarket())}  # floor report --json
+    for name, body in zip(TRADERS, bodies, strict=True):
+        nodes = [n for part in body for n in walk(part)]
+        (value,) = with_class(nodes, "value")
+        assert value.children == f"${reports[name]['portfolio_value']:,.2f}"
+    warren = [n for part in bodies[0] for n in walk(part)]
+    assert with_class(warren, "value")[0].children == "$10,041.90"
+    (pnl,) = with_class(warren, "pnl")
+    assert pnl.children == "+$41.90 (+0.42%)" and "gain" in pnl.className
+    flat = with_class([n for part in bodies[1] for n in walk(part)], "pnl")[0]
+    assert flat.children == "+$0.00 (+0.00%)" and "flat" in flat.className
+    shown = [t for part in bodies[0] for t in texts(part)]
+    assert "AAPL" in shown and "5" in shown  # holdings
+    assert "Transactions (2)" in shown and "sell" in shown and "$109.78" in shown and "$100.20" in shown
+
+
+def test_trader_chart_plots_each_snapshot(callbacks):
+    bodies, *_ = callbacks.refresh_portfolios(1, 0, body_ids())
+    graphs = [n for part in bodies[0] for n in walk(part) if type(n).__name__ == "Graph"]
+    (trace,) = graphs[0].figure.data
+    assert list(trace.y) == [9998.0, 10096.9, 10041.9]
+    assert list(trace.x) == ["2026-11-02T15:00:00", "2026-11-02T16:00:00", "2026-11-02T17:00:00"]
+
+
+def test_leaderboard_ranks_traders_against_spy_buy_and_hold(callbacks):
+    _, board, comparison, _, as_of = callbacks.refresh_portfolios(1, 0, body_ids())
+    rows = [n for n in walk(board) if type(n).__name__ == "Tr"][1:]
+    cells = [texts(row) for row in rows]
+    assert cells[0][:4] == ["", "SPY buy & hold", "$10,076.00", "+0.76%"]
+    assert cells[1][:4] == ["1", "Warren Patience", "$10,041.90", "+0.42%"]
+    assert "100%" in cells[1] and "2" in cells[1]  # win rate (one sell above cost), trades
+    assert "1,200" in cells[1] and "$0.0123" in cells[1]  # tokens and cost of the recorded turn
+    assert {c[1] for c in cells[2:]} == {"George Bold", "Ray Systematic", "Cathie Crypto"}
+    # Warren's Sharpe: the snapshots span two hours, so the ratio is per cycle, not annualised
+    sharpe = metrics.sharpe_ratio(metrics.period_returns([10000, 9998, 10096.9, 10041.9]))
+    assert f"{sharpe:.2f}" == cells[1][4]
+    drawdown = (1 - 10041.9 / 10096.9) * 100
+    assert cells[1][6] == f"{drawdown:.2f}%"
+    names = [t.name for t in comparison.data]
+    assert names == ["Warren Patience", "George Bold", "Ray Systematic", "Cathie Crypto", "SPY buy & hold"]
+    assert list(comparison.data[-1].y) == [9981.0, 10171.0, 10076.0]
+    assert as_of.startswith("as of ") and as_of.endswith(" UTC")
+
+
+def test_cycles_link_to_their_prefect_flow_runs(callbacks):
+    *_, cycles, _ = callbacks.refresh_portfolios(1, 0, body_ids())
+    links = [n.href for n in walk(cycles) if type(n).__name__ == "A"]
+    assert links == [
+        f"{PREFECT_UI}/runs/flow-run/0b6f6c1e-3333-4a3b-9c1d-000000000003",
+        f"{PREFECT_UI}/runs/flow-run/0b6f6c1e-1111-4a3b-9c1d-000000000001",
+    ]
+    unlinked = DashboardCallbacks(callbacks.engine, callbacks.market, prefect_ui=None)
+    *_, cycles, _ = unlinked.refresh_portfolios(1, 0, body_ids())
+    assert not [n for n in walk(cycles) if type(n).__name__ == "A"]
+
+
+def test_page_has_a_column_per_trader_with_its_newest_log_lines_first(reader):
+    layout = page(reader, log_poll_ms=500, refresh_seconds=120, prefect_ui=None)
+    nodes = list(walk(layout))
+    columns = with_class(nodes, "trader")
+    assert [c.id["trader"] for c in columns] == TRADERS
+    assert texts(columns[0])[:2] == ["Warren Patience", "offline"]  # persona and model
+    warren_log = [
+        n for n in walk(columns[0]) if getattr(n, "id", None) == {"type": "log", "trader": "Warren"}
+    ][0]
+    messages = [line.children[1] for line in warren_log.children]
+    assert messages[0].startswith("[account] Sold 5 AAPL") and messages[-1] == "[trace] turn started"
+    kinds = [line.className.split("-")[-1] for line in warren_log.children]
+    assert kinds == ["account", "response", "account", "generation", "trace"]
+    (store,) = [n for n in nodes if getattr(n, "id", None) == "log-cursor"]
+    assert store.data["last"] == 7 and store.data["counts"] == {
+        "Warren": 5,
+        "George": 2,
+        "Ray": 0,
+        "Cathie": 0,
+    }
+
+
+def test_idle_log_poll_sends_nothing(callbacks, reader):
+    cursor = page(reader, log_poll_ms=500, refresh_seconds=120, prefect_ui=None)
+    store = [n for n in walk(cursor) if getattr(n, "id", None) == "log-cursor"][0].data
+    with pytest.raises(PreventUpdate):
+        callbacks.poll_logs(1, store, log_ids())
+
+
+def test_log_poll_adds_only_new_lines_to_their_trader(callbacks, traded_floor):
+    cursor = log_feed.new_cursor(7)
+    write_log(traded_floor, "Ray", "function", "get_holdings()")
+    write_log(traded_floor, "Ray", "account", "Bought 3 SPY")
+    write_log(traded_floor, "Cathie", "agent", "momentum check")
+    updates, moved = callbacks.poll_logs(1, cursor, log_ids())
+    assert updates[0] is no_update and updates[1] is no_update
+    ray = updates[2].to_plotly_json()["operations"]
+    assert [op["operation"] for op in ray] == ["Prepend", "Prepend"]
+    assert [op["params"]["value"].className for op in ray] == [
+        "log-line log-function",
+        "log-line log-account",
+    ]
+    assert updates[3].to_plotly_json()["operations"][0]["params"]["value"].className == "log-line log-agent"
+    assert moved["last"] == 10 and moved["gaps"] == {}
+    assert moved["counts"] == {"Ray": 2, "Cathie": 1}
+    with pytest.raises(PreventUpdate):
+        callbacks.poll_logs(2, moved, log_ids())
+
+
+def test_log_poll_keeps_at_most_the_newest_lines_per_trader(callbacks, traded_floor):
+    cursor = log_feed.new_cursor(7)
+    cursor["counts"] = {"George": log_feed.MAX_LINES}
+    write_log(traded_floor, "George", "trace", "one more")
+    updates, moved = callbacks.poll_logs(1, cursor, log_ids())
+    ops = updates[1].to_plotly_json()["operations"]
+    assert [(o["operation"], o["location"]) for o in ops] == [
+        ("Prepend", []),
+        ("Delete", [log_feed.MAX_LINES]),
+    ]
+    assert moved["counts"]["George"] == log_feed.MAX_LINES
+
+
+def test_cursor_asks_again_for_ids_skipped_by_a_late_commit():
+    cursor = log_feed.new_cursor(10)
+    moved = log_feed.advance(cursor, [12, 13], now=100.0)
+    assert moved["last"] == 13 and log_feed.pending_gaps(moved) == [11]
+    filled = log_feed.advance(moved, [11], now=101.0)
+    assert filled["last"] == 13 and log_feed.pending_gaps(filled) == []
+    expired = log_feed.advance(moved, [], now=100.0 + log_feed.GAP_TTL_SECONDS)
+    assert log_feed.pending_gaps(expired) == []
+
+
+def test_dashboard_engine_cannot_write(reader, traded_floor):
+    with traded_floor.connect() as conn:
+        before = conn.execute(text("SELECT count(*), sum(cash) FROM accounts")).one()
+    for statement in (
+        "UPDATE accounts SET cash = 0",
+        "INSERT INTO activity_logs (account_id, type, message) SELECT id, 'trace', 'x' FROM accounts",
+        "DELETE FROM transactions",
+        "CREATE TABLE sneaky (id int)",
+    ):
+        with pytest.raises(DBAPIError, match="read-only transaction"):
+            with reader.begin() as conn:
+                conn.execute(text(statement))
+    with traded_floor.connect() as conn:
+        assert conn.execute(text("SELECT count(*), sum(cash) FROM accounts")).one() == before
+
+
+def test_basic_auth_guards_every_route_when_configured(reader, database_url):
+    settings = Settings(
+        _env_file=None, database_url=database_url, dashboard_user="ops", dashboard_password="s3cret"
+    )
+    client = create_app(reader, SimulatedMarket(), settings).server.test_client()
+    assert client.get("/").status_code == 401
+    assert client.get("/_dash-layout").status_code == 401
+    assert (
+        client.get("/", headers={"Authorization": "Basic b3BzOnMzY3JldA=="}).status_code == 200
+    )  # ops:s3cret
+    half = Settings(_env_file=None, database_url=database_url, dashboard_user="ops")
+    with pytest.raises(ConfigurationError, match="DASHBOARD_PASSWORD"):
+        create_app(reader, SimulatedMarket(), half)
+
+
+def test_open_app_serves_the_page_without_auth_and_not_in_debug_mode(reader, database_url):
+    app = create_app(reader, SimulatedMarket(), Settings(_env_file=None, database_url=database_url))
+    client = app.server.test_client()
+    assert client.get("/").status_code == 200
+    layout = client.get("/_dash-layout").get_json()
+    assert "Warren Patience" in str(layout)
+    assert not app.server.debug
