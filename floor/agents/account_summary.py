@@ -17,6 +17,7 @@ from floor.money import cents
 from floor.price_cache import latest_quotes, price_map
 
 RECENT_TRANSACTIONS = 5
+MAX_RATIONALE = 80  # characters of each recent trade's rationale the summary repeats
 
 
 def account_summary(engine: Engine, trader: str, *, recent: int = RECENT_TRANSACTIONS) -> str:
@@ -53,10 +54,10 @@ def account_summary(engine: Engine, trader: str, *, recent: int = RECENT_TRANSAC
         lines.append(f"Last {len(recent_trades)} transactions, newest last:")
         for t in recent_trades:
             rationale = " ".join(t.rationale.split())
-            if len(rationale) > 100:
-                rationale = rationale[:97] + "..."
+            if len(rationale) > MAX_RATIONALE:
+                rationale = rationale[: MAX_RATIONALE - 3] + "..."
             lines.append(
-                f"- {t.created_at:%Y-%m-%d %H:%M} {t.side} {t.quantity} {t.symbol} "
+                f"- {t.created_at:%m-%d %H:%M} {t.side} {t.quantity} {t.symbol} "
                 f"@ ${t.price:,.2f}: {rationale}"
             )
     else:
