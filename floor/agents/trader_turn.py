@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import sys
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -90,9 +91,36 @@ def server_kinds(context: TurnContext) -> list[str]:
     return list(SERVER_KINDS)
 
 
-def managed_agents(context: TurnContext) -> list[Any]:
-    """Agents the trader can call as tools (each with ``context.metered`` and ``context.tracer_for``)."""
-    return []
+def managed_agents(context: TurnContext, stack: ExitStack) -> list[Any]:
+    """Agents the trader can call as tools (each with ``context.metered`` and ``context.tracer_for``).
+
+    An LLM trader gets its researcher; the researcher's servers live on ``stack``, as long as the
+    turn. The offline strategy model never calls one, so it gets none and starts no extra server.
+    """
+    profile = context.request.profile
+    if profile.model == "offline":
+        return []
+    from floor.agents.researcher import open_researcher
+
+    researcher = open_researcher(
+        profile.name,
+        context.metered(build_model(profile, context.settings)),
+        context.settings,
+        context.database_url,
+        step_callbacks=[context.tracer_for("researcher")],
+    )
+    return [stack.enter_context(researcher)]
+
+
+def extra_tools(context: TurnContext, stack: ExitStack) -> list[Any]:
+    """Tools an LLM trader gets besides its accounts and market servers: ``push``."""
+    if context.request.profile.model == "offline":
+        return []
+    from floor.agents.tool_servers import open_tools
+
+    return stack.enter_context(
+        open_tools(("push",), context.request.profile.name, context.settings, context.database_url)
+    )
 
 
 def server_parameters(request: TurnRequest, database_url: str, kinds: list[str] | None = None) -> list:
@@ -201,15 +229,18 @@ def _play(context: TurnContext, kind: str) -> TurnOutcome:
         strategy = accounts.get_account(conn, profile.name).strategy
     summary = account_summary(engine, profile.name)
     tracer = context.tracer
-    with MCPClient(
-        server_parameters(request, context.database_url, server_kinds(context)),
-        adapter_kwargs={"client_session_timeout_seconds": MCP_SESSION_TIMEOUT_SECONDS},
-        structured_output=False,
-    ) as tools:
+    with ExitStack() as stack:
+        tools = stack.enter_context(
+            MCPClient(
+                server_parameters(request, context.database_url, server_kinds(context)),
+                adapter_kwargs={"client_session_timeout_seconds": MCP_SESSION_TIMEOUT_SECONDS},
+                structured_output=False,
+            )
+        )
         agent = ToolCallingAgent(
-            tools=tools,
+            tools=[*tools, *extra_tools(context, stack)],
             model=model,
-            managed_agents=managed_agents(context) or None,
+            managed_agents=managed_agents(context, stack) or None,
             instructions=instructions(profile, strategy, request.universe, market_data_note(settings)),
             max_steps=settings.max_agent_steps,
             step_callbacks={ActionStep: tracer, FinalAnswerStep: tracer, PlanningStep: tracer},

@@ -179,7 +179,7 @@ RESULTS = [
         "description": "Up &amp; away",
     },
     {"title": "Chips", "url": "https://news.example/chips", "description": "<strong>Foundry</strong> news"},
-    {"title": "Third", "url": "https://news.example/3", "description": "more"},
+    *({"title": f"More {n}", "url": f"https://news.example/{n}", "description": "more"} for n in range(3, 9)),
 ]
 
 
@@ -188,17 +188,18 @@ def test_web_search_with_a_key():
         web.brave(api_key=KEY, results=RESULTS)
         tools, (result,) = call(
             settings(brave_api_key=KEY, brave_base_url=web.base_url),
-            ("web_search", {"query": "nvda earnings", "count": 2}),
+            ("web_search", {"query": "nvda earnings"}),
         )
         (request,) = web.requests_to("/res/v1/web/search")
     assert tools == {"fetch", "web_search"}
     found = body(result)
-    assert found["results"] == [
+    assert len(found["results"]) == 5
+    assert found["results"][:2] == [
         {"title": "NVDA earnings", "url": "https://news.example/nvda", "description": "Up & away"},
         {"title": "Chips", "url": "https://news.example/chips", "description": "Foundry news"},
     ]
     assert "not instructions" in found["note"]
-    assert request.query == {"q": ["nvda earnings"], "count": ["2"]}
+    assert request.query == {"q": ["nvda earnings"], "count": ["5"]}
     assert request.headers["X-Subscription-Token"] == KEY
 
 
@@ -210,15 +211,21 @@ def test_web_search_failures_are_clear_and_never_echo_the_key():
             ("web_search", {"query": "nvda"}),
             ("web_search", {"query": "   "}),
             ("web_search", {"query": "x" * 401}),
-            ("web_search", {"query": "nvda", "count": 50}),
         )
         web.brave(api_key=KEY, results=RESULTS, status=429)
         _, (limited,) = call(
             settings(brave_api_key=KEY, brave_base_url=web.base_url), ("web_search", {"query": "a"})
         )
-    bad_key, empty, long_query, many = [error(r) for r in results]
+    bad_key, empty, long_query = [error(r) for r in results]
     assert "refused the API key" in bad_key
-    assert "empty" in empty and "at most 400" in long_query and "between 1 and 20" in many
+    assert "empty" in empty and "at most 400" in long_query
     assert "rate limit" in error(limited)
-    assert all(KEY not in text for text in (bad_key, empty, long_query, many, error(limited)))
+    assert all(KEY not in text for text in (bad_key, empty, long_query, error(limited)))
     assert len(web.requests) == 2  # bad input never reached Brave
+
+
+def test_a_bad_result_count_is_refused_before_any_request():
+    from floor.research.web_search import SearchFailed, brave_search
+
+    with pytest.raises(SearchFailed, match="between 1 and 20"):
+        brave_search("nvda", api_key=KEY, base_url="http://127.0.0.1:9", count=50)
