@@ -17,6 +17,7 @@ from sqlalchemy import Engine
 from dashboard import log_feed, panels
 from floor.market import MarketData
 from floor.portfolio_views import floor_view, log_lines_after, recent_cycles
+from floor.value_history import ValueHistoryCache
 
 LOG_BATCH = 500  # most lines one poll returns; the rest follow on the next poll
 RECENT_CYCLES = 10
@@ -35,10 +36,11 @@ class DashboardCallbacks:
         self.market = market
         self.prefect_ui = prefect_ui
         self.clock = clock
+        self.history = ValueHistoryCache()  # snapshots are read once, then only new ones
 
     def refresh_portfolios(self, _ticks, _clicks, body_ids: list[dict]) -> tuple:
         """Every trader's panel, the leaderboard, the comparison chart, recent cycles, the time."""
-        view = floor_view(self.engine, self.market)
+        view = floor_view(self.engine, self.market, self.history)
         reports = {r["name"]: r for r in view.reports}
         colours = {name: panels.PALETTE[i % len(panels.PALETTE)] for i, name in enumerate(view.histories)}
         bodies = []

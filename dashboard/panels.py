@@ -9,7 +9,8 @@ import plotly.graph_objects as go
 from dash import dcc, html
 
 from floor.metrics import downsample
-from floor.portfolio_views import CycleRow, Standing, ValueHistory
+from floor.portfolio_views import CycleRow, Standing
+from floor.value_history import ValueHistory
 
 TRADER_CHART_POINTS = 300
 COMPARISON_CHART_POINTS = 400

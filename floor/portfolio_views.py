@@ -6,82 +6,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from decimal import Decimal
 
 import numpy as np
-from sqlalchemy import Engine, Float, func, select, true
+from sqlalchemy import Engine, func, select, true
 
 from floor import metrics
 from floor.cycles import Usage, usage_by_trader
 from floor.market import MarketData
 from floor.money import INITIAL_CASH
 from floor.reports import account_reports
-from floor.schema import accounts, activity_logs, cycles, prices, snapshots
-
-BENCHMARK_SYMBOL = "SPY"
-_FLOAT = Float(precision=53)
-
-
-@dataclass(frozen=True)
-class ValueHistory:
-    """A trader's portfolio value at each snapshot, oldest first (epoch seconds, dollars)."""
-
-    times: np.ndarray
-    values: np.ndarray
-
-    def __len__(self) -> int:
-        return int(self.times.size)
-
-
-def value_histories(engine: Engine) -> dict[str, ValueHistory]:
-    """Every trader's snapshot values in time order, by trader name (traders with none: empty)."""
-    # Floats are fine here: these feed ratios and charts, not money. Casting in the query lets
-    # the driver hand back plain numbers instead of building a Decimal per row.
-    query = select(
-        snapshots.c.account_id,
-        func.extract("epoch", snapshots.c.taken_at).cast(_FLOAT),
-        snapshots.c.portfolio_value.cast(_FLOAT),
-    ).order_by(snapshots.c.account_id, snapshots.c.taken_at, snapshots.c.id)
-    with engine.connect() as conn:
-        names = dict(conn.execute(select(accounts.c.id, accounts.c.name).order_by(accounts.c.id)).all())
-        rows = conn.execute(query).all()
-    histories: dict[str, ValueHistory] = {}
-    if rows:
-        data = np.asarray(rows, dtype=float)
-        ids = data[:, 0].astype(int)
-        for account_id in np.unique(ids):
-            part = data[ids == account_id]
-            if account_id in names:
-                histories[names[account_id]] = ValueHistory(part[:, 1], part[:, 2])
-    empty = ValueHistory(np.empty(0), np.empty(0))
-    return {name: histories.get(name, empty) for name in names.values()}
-
-
-def benchmark_history(
-    engine: Engine, initial_cash: Decimal = INITIAL_CASH, symbol: str = BENCHMARK_SYMBOL
-) -> ValueHistory:
-    """Buy-and-hold of ``symbol`` from the first valued cycle, at the prices each cycle cached."""
-    valued = (
-        select(snapshots.c.cycle_id, func.min(snapshots.c.taken_at).label("taken_at"))
-        .where(snapshots.c.cycle_id.is_not(None))
-        .group_by(snapshots.c.cycle_id)
-        .subquery()
-    )
-    query = (
-        select(
-            func.extract("epoch", valued.c.taken_at).cast(_FLOAT),
-            func.min(prices.c.price).cast(_FLOAT),
-        )
-        .join(prices, (prices.c.cycle_id == valued.c.cycle_id) & (prices.c.symbol == symbol))
-        .group_by(valued.c.cycle_id, valued.c.taken_at)
-        .order_by(valued.c.taken_at)
-    )
-    with engine.connect() as conn:
-        rows = conn.execute(query).all()
-    if not rows:
-        return ValueHistory(np.empty(0), np.empty(0))
-    data = np.asarray(rows, dtype=float)
-    return ValueHistory(data[:, 0], np.asarray(metrics.buy_and_hold(list(data[:, 1]), initial_cash)))
+from floor.schema import accounts, activity_logs, cycles
+from floor.value_history import BENCHMARK_SYMBOL, EMPTY_HISTORY, ValueHistory, ValueHistoryCache
 
 
 @dataclass(frozen=True)
@@ -131,16 +66,18 @@ def _standing(label: str, trader: str | None, value: float, start: float, histor
     }
 
 
-def floor_view(engine: Engine, market: MarketData) -> FloorView:
-    """Reports, histories, benchmark and the leaderboard (best return first, benchmark included)."""
+def floor_view(engine: Engine, market: MarketData, history: ValueHistoryCache | None = None) -> FloorView:
+    """Reports, histories, benchmark and the leaderboard (best return first, benchmark included).
+
+    Pass the same ``history`` cache on every call to read only the snapshots added since.
+    """
     reports = account_reports(engine, market)
-    histories = value_histories(engine)
-    benchmark = benchmark_history(engine)
+    histories, benchmark = (history or ValueHistoryCache()).read(engine)
     usage = usage_by_trader(engine)
     standings = []
     for report in reports:
         start = report["portfolio_value"] - report["profit_loss"]
-        history = histories.get(report["name"], ValueHistory(np.empty(0), np.empty(0)))
+        history = histories.get(report["name"], EMPTY_HISTORY)
         won = metrics.win_rate(report["transactions"])
         used = usage.get(report["name"], Usage())
         label = f"{report['name']} {report['lastname']}"
