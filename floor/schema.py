@@ -8,6 +8,7 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     Column,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -152,6 +153,7 @@ prices = Table(
     CheckConstraint("price > 0", name="ck_prices_positive"),
     Index("ix_prices_symbol_fetched", "symbol", "fetched_at"),
     Index("ix_prices_cycle_symbol", "cycle_id", "symbol"),
+    Index("ix_prices_source_fetched", "source", "fetched_at"),
 )
 
 # A per-trader knowledge graph kept by the researcher: entities, observations about them, relations.
@@ -186,4 +188,15 @@ memory_relations = Table(
     Column("relation_type", String(100), nullable=False),
     UniqueConstraint("from_id", "to_id", "relation_type", name="uq_memory_relations_edge"),
     Index("ix_memory_relations_account_id", "account_id"),
+)
+
+daily_closes = Table(
+    "daily_closes",
+    metadata,
+    Column("symbol", String(16), primary_key=True),
+    Column("day", Date, primary_key=True),
+    Column("source", String(32), primary_key=True),
+    Column("close", PRICE, nullable=False),
+    Column("fetched_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    CheckConstraint("close > 0", name="ck_daily_closes_positive"),
 )

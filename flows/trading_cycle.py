@@ -54,7 +54,7 @@ async def run_turns(names: list[str], cycle_id: int, universe: list[str]) -> dic
     return ended
 
 
-def price_cycle(cycle_id: int):
+async def price_cycle(cycle_id: int):
     """Fetch (or reuse) one batch, check it, and store it, or the last good prices marked stale.
 
     A fetch or a check that fails shows as a failed task run; the cycle goes on at stale prices,
@@ -63,12 +63,12 @@ def price_cycle(cycle_id: int):
     fetched = fetch_prices(return_state=True)
     batch, problem = None, None
     if fetched.is_completed():
-        batch = fetched.result()
+        batch = await fetched.aresult()
         checked = check_price_batch(batch, return_state=True)
         if not checked.is_completed():
-            batch, problem = None, str(checked.result(raise_on_failure=False))
+            batch, problem = None, str(await checked.aresult(raise_on_failure=False))
     else:
-        problem = str(fetched.result(raise_on_failure=False))
+        problem = str(await fetched.aresult(raise_on_failure=False))
     return cache_cycle_prices(cycle_id, batch, problem)
 
 
@@ -95,7 +95,7 @@ async def trading_cycle(force: bool = False, traders: list[str] | None = None) -
     profiles = load_floor_traders(traders)
     cycle_id = open_cycle(forced)
     try:
-        prices = price_cycle(cycle_id)
+        prices = await price_cycle(cycle_id)
     except Exception as exc:
         close_cycle(cycle_id, "failed", f"no prices: {exc}")
         raise

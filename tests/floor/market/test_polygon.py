@@ -134,7 +134,9 @@ def test_a_retry_after_beyond_the_cap_waits_only_the_cap(polygon) -> None:
 
 def test_500s_until_the_retries_run_out(polygon) -> None:
     polygon.fail_always(Fault(500))
-    with pytest.raises(MarketDataUnavailable, match="after 2 retries: too many 500 error responses") as caught:
+    with pytest.raises(
+        MarketDataUnavailable, match="after 2 retries: too many 500 error responses"
+    ) as caught:
         market_for(polygon, polygon_retries=2).quotes(["AAPL"], ny(2026, 11, 24, 10))
     assert isinstance(caught.value, TransientError)
     assert polygon.count() == 3  # the first try and two retries, no more
@@ -151,7 +153,9 @@ def test_a_slow_server_times_out_with_bounded_retries(polygon) -> None:
     polygon.fail_always(Fault(delay=1.5))
     started = time.monotonic()
     with pytest.raises(MarketDataUnavailable, match="read timed out"):
-        market_for(polygon, polygon_retries=1, polygon_read_timeout=0.3).quotes(["AAPL"], ny(2026, 11, 24, 10))
+        market_for(polygon, polygon_retries=1, polygon_read_timeout=0.3).quotes(
+            ["AAPL"], ny(2026, 11, 24, 10)
+        )
     assert time.monotonic() - started < 3
     assert polygon.count() == 2
 
@@ -208,5 +212,7 @@ def test_gate_falls_back_to_the_calendar_when_the_api_fails(polygon) -> None:
 
 
 def test_gate_with_a_bad_key_says_so_and_uses_the_calendar(polygon) -> None:
-    status = gate_status(market_for(polygon, polygon_api_key="wrong"), ny(2026, 11, 28, 12), frozenset({"open"}))
+    status = gate_status(
+        market_for(polygon, polygon_api_key="wrong"), ny(2026, 11, 28, 12), frozenset({"open"})
+    )
     assert not status.open and status.source == "calendar" and "POLYGON_API_KEY" in status.note
