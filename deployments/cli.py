@@ -60,7 +60,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"Cycle skipped: {result['reason']}")
         return 0
     turns = ", ".join(f"{name} {status}" for name, status in result["turns"].items())
-    print(f"Cycle {result['cycle_id']} completed: {turns}")
+    print(f"Cycle {result['cycle_id']} completed: {turns}; models ${result.get('cost', 0):.6f}")
     return 0
 
 
