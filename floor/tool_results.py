@@ -67,6 +67,7 @@ class QuoteResult(BaseModel):
     as_of: datetime
     source: str
     stale: bool = False
+    age_minutes: int | None = None  # how old the price is; set when it is stale
 
 
 class DailyCloseResult(BaseModel):

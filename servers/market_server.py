@@ -39,6 +39,7 @@ def build_market_server(binding: TraderBinding) -> FastMCP:
             as_of=quote.as_of,
             source=quote.source,
             stale=quote.stale,
+            age_minutes=int((datetime.now(UTC) - quote.as_of).total_seconds() // 60) if quote.stale else None,
         )
 
     @server.tool()
