@@ -7,8 +7,9 @@ says, only the trader can trade, and the ledger enforces the trader's limits on 
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 
 from smolagents import Model, ToolCallingAgent
 
@@ -108,3 +109,42 @@ def open_researcher(
         yield build_researcher(
             model, tools, max_steps=settings.researcher_max_steps, step_callbacks=step_callbacks
         )
+
+
+class ResearcherOnCall:
+    """The trader's researcher, started the first time the trader calls it.
+
+    It stands in as a managed agent (name, description, called with a task) so a turn whose
+    trader never asks for research starts no research or memory server. On the first call it
+    opens the servers on ``stack`` (the turn's), so they stop when the turn ends.
+    """
+
+    def __init__(
+        self,
+        stack: ExitStack,
+        trader: str,
+        model: Model,
+        settings: Settings,
+        database_url: str,
+        *,
+        step_callbacks: list[Callable] | None = None,
+    ) -> None:
+        self.name = RESEARCHER_NAME
+        # The research server offers web_search exactly when a Brave key is set.
+        self.description = researcher_description(bool(settings.brave_api_key))
+        self._open = lambda: open_researcher(
+            trader, model, settings, database_url, step_callbacks=step_callbacks
+        )
+        self._stack = stack
+        self._agent: ToolCallingAgent | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def started(self) -> bool:
+        return self._agent is not None
+
+    def __call__(self, task: str, **kwargs: object) -> str:
+        with self._lock:
+            if self._agent is None:
+                self._agent = self._stack.enter_context(self._open())
+        return self._agent(task, **kwargs)

@@ -94,22 +94,23 @@ def server_kinds(context: TurnContext) -> list[str]:
 def managed_agents(context: TurnContext, stack: ExitStack) -> list[Any]:
     """Agents the trader can call as tools (each with ``context.metered`` and ``context.tracer_for``).
 
-    An LLM trader gets its researcher; the researcher's servers live on ``stack``, as long as the
-    turn. The offline strategy model never calls one, so it gets none and starts no extra server.
+    An LLM trader gets its researcher, whose servers start on its first call and live on
+    ``stack``, as long as the turn. The offline strategy model never calls one, so it gets none.
     """
     profile = context.request.profile
     if profile.model == "offline":
         return []
-    from floor.agents.researcher import open_researcher
+    from floor.agents.researcher import ResearcherOnCall
 
-    researcher = open_researcher(
+    researcher = ResearcherOnCall(
+        stack,
         profile.name,
         context.metered(build_model(profile, context.settings)),
         context.settings,
         context.database_url,
         step_callbacks=[context.tracer_for("researcher")],
     )
-    return [stack.enter_context(researcher)]
+    return [researcher]
 
 
 def extra_tools(context: TurnContext, stack: ExitStack) -> list[Any]:

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from floor import memory
 from floor.activity import read_logs
 from floor.agents.models import build_model
-from floor.agents.researcher import build_researcher, open_researcher
+from floor.agents.researcher import ResearcherOnCall, build_researcher, open_researcher
 from floor.agents.trader_turn import TurnRequest, run_turn
 from floor.cycles import start_cycle
 from floor.market.simulated import SimulatedMarket
@@ -137,6 +137,33 @@ def test_with_a_key_it_searches_fetches_remembers_and_reports(floor, database_ur
     assert web.requests_to("/res/v1/web/search")[0].headers["X-Subscription-Token"] == BRAVE_KEY
     graph = memory.read_graph(floor, "Warren")
     assert [(e.name, e.observations) for e in graph.entities] == [("AAPL", ["Record services revenue"])]
+
+
+def test_the_researcher_starts_its_servers_only_when_called(floor, database_url, llm):
+    from contextlib import ExitStack
+
+    from smolagents import LogLevel, ToolCallingAgent
+
+    settings = llm_settings(database_url, llm)
+    llm.script(
+        final_answer("No research needed."),
+        tool_call("researcher", {"task": "Anything in memory on AAPL?"}),
+        tool_call("search_nodes", {"query": "AAPL"}),  # the researcher
+        final_answer("Nothing stored on AAPL yet."),
+        final_answer("Done."),
+    )
+    with ExitStack() as stack:
+        researcher = ResearcherOnCall(stack, "Warren", model_for(settings), settings, database_url)
+        trader = ToolCallingAgent(
+            tools=[], model=model_for(settings), managed_agents=[researcher], verbosity_level=LogLevel.OFF
+        )
+        assert trader.run("Decide.") == "No research needed."
+        assert not researcher.started
+        assert "researcher" in llm.requests[0].tool_names
+        assert "Web search is not configured" in llm.requests[0].prompt_text()
+        assert trader.run("Ask the researcher.") == "Done."
+        assert researcher.started
+    assert "Nothing stored on AAPL yet." in llm.requests[-1].prompt_text()
 
 
 def play(engine, settings: Settings, trader: str = "Warren"):
