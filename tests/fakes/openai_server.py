@@ -26,12 +26,15 @@ from __future__ import annotations
 import http.server
 import itertools
 import json
+import os
 import threading
 import time
 from collections import defaultdict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # its tokenizer must not go online
 
 Reply = dict[str, Any]
 Script = Reply | Callable[["RecordedRequest"], Reply]
@@ -135,6 +138,8 @@ class OpenAIServer:
             raise ValueError("prompt_tokens must be 'count' or 'scripted'")
         self.default = default
         self.prompt_tokens = prompt_tokens
+        if prompt_tokens == "count":
+            import litellm  # noqa: F401 - imported here, once: a first import inside a handler thread can fail
         self.requests: list[RecordedRequest] = []
         self._scripts: dict[str, deque[Script]] = defaultdict(deque)
         self._lock = threading.Lock()
@@ -252,6 +257,13 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             request.status = 404
             self._send(404, {"error": {"message": f"no route {self.path}", "type": "not_found"}})
             return
+        try:
+            self._answer(request)
+        except Exception as exc:  # noqa: BLE001 - a broken script must show up as an answer, not a hang-up
+            request.status = 500
+            self._send(500, {"error": {"message": f"fake server error: {exc!r}", "type": "server_error"}})
+
+    def _answer(self, request: RecordedRequest) -> None:
         reply = self.fake._next(request)
         if callable(reply):
             reply = reply(request)
