@@ -29,6 +29,7 @@ from floor.settings import Settings
 
 PLANS = ("free", "paid", "realtime")
 RETRY_STATUSES = (429, 500, 502, 503, 504)
+LAST_TRADE_CONCURRENCY = 8  # realtime: requests in flight at once (the client keeps 10 connections)
 
 
 class MarketDataUnavailable(TransientError):
@@ -170,23 +171,27 @@ class PolygonMarket:
         return found
 
     def _last_trades(self, wanted: list[str]) -> dict[str, Quote]:
-        found: dict[str, Quote] = {}
-        for symbol in wanted:
-            try:
-                body = self._call(
-                    f"last trade of {symbol}", lambda s=symbol: self._client.get_last_trade(s, raw=True)
-                )
-            except MarketDataRejected as exc:
-                if "NOT_FOUND" in str(exc):  # a ticker the API does not know: no price, never 0
-                    continue
-                raise
-            trade = body.get("results") or {}
-            stamp = _stamp_seconds(trade.get("t"))
-            if _positive(trade.get("p")) and stamp is not None:
-                found[symbol] = Quote(
-                    symbol, price(trade["p"]), datetime.fromtimestamp(stamp, UTC), self.name
-                )
-        return found
+        """One last-trade request per symbol, a few at a time; the first failure fails the batch."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=LAST_TRADE_CONCURRENCY) as pool:
+            trades = list(pool.map(self._last_trade, wanted))
+        return {quote.symbol: quote for quote in trades if quote is not None}
+
+    def _last_trade(self, symbol: str) -> Quote | None:
+        try:
+            body = self._call(
+                f"last trade of {symbol}", lambda: self._client.get_last_trade(symbol, raw=True)
+            )
+        except MarketDataRejected as exc:
+            if "NOT_FOUND" in str(exc):  # a ticker the API does not know: no price, never 0
+                return None
+            raise
+        trade = body.get("results") or {}
+        stamp = _stamp_seconds(trade.get("t"))
+        if not _positive(trade.get("p")) or stamp is None:
+            return None
+        return Quote(symbol, price(trade["p"]), datetime.fromtimestamp(stamp, UTC), self.name)
 
     # --- one request, its errors and its body ---
 

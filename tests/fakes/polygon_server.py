@@ -78,6 +78,7 @@ class PolygonServer:
         self.closes: dict[date, dict[str, float]] = {}
         self.trades: dict[str, tuple[float, datetime]] = {}
         self.market = "open"  # what /v1/marketstatus/now answers: open, extended-hours, closed
+        self.latency = 0.0  # seconds added to every answer, to stand in for a distant API
         self.requests: list[Recorded] = []
         self._faults: deque[Fault] = deque()
         self._always: Fault | None = None
@@ -233,6 +234,7 @@ class PolygonServer:
                     return self._send(record, 401, body)
                 if match is None:
                     return self._send(record, 404, {"status": "NOT_FOUND", "message": "no such endpoint"})
+                time.sleep(server.latency)
                 fault = server._next_fault(kind)
                 if fault is not None:
                     time.sleep(fault.delay)

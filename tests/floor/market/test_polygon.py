@@ -101,7 +101,10 @@ def test_realtime_plan_reads_last_trades_and_skips_symbols_it_does_not_know(poly
     quotes = market_for(polygon, "realtime").quotes(["AAPL", "GLD"], at)
 
     assert list(quotes) == ["AAPL"] and quotes["AAPL"].price == Decimal("222.5")
-    assert [(r.kind, r.status) for r in polygon.requests] == [("last-trade", 200), ("last-trade", 404)]
+    assert sorted((r.path, r.status) for r in polygon.requests) == [
+        ("/v2/last/trade/AAPL", 200),
+        ("/v2/last/trade/GLD", 404),
+    ]
 
 
 def test_unknown_symbols_are_never_priced(polygon) -> None:
