@@ -23,6 +23,7 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the loopback server lives in tests/fakes
 
+TOOLS_OFFERED: set[str] = set()
 ORIGINAL = {0: 583, 100: 6_882, 500: 32_082}  # measured on the original design's prompt
 SYMBOLS = ["AAPL", "MSFT", "KO", "JNJ", "BRK.B", "PG", "JPM", "XOM", "SPY", "TLT"]
 RATIONALE = (
@@ -72,6 +73,7 @@ def measure(engine, database_url: str, llm, n: int, repeat: int) -> tuple[int, i
         if outcome.status != "succeeded":
             raise SystemExit(f"the turn failed: {outcome.error}")
         first = llm.requests[seen]
+        TOOLS_OFFERED.update(first.tool_names)
         with_tools.append(count_prompt_tokens(first))
         first.body.pop("tools", None)
         messages_only.append(count_prompt_tokens(first))
@@ -119,6 +121,7 @@ def main() -> None:
         orig = f"{original:,}" if original else "-"
         ratio = f"{original / tools:.1f}x" if original else "-"
         print(f"{n:>12} {tools:>7,} {messages:>9,} {tools / base:>7.2f}x {orig:>9} {ratio:>10}")
+    print(f"ours = messages + the schemas of {len(TOOLS_OFFERED)} tools: {', '.join(sorted(TOOLS_OFFERED))}")
 
 
 if __name__ == "__main__":
