@@ -44,9 +44,18 @@ def prefect_ui_url(settings: Settings) -> str | None:
 
 
 def create_app(
-    engine: Engine, market: MarketData, settings: Settings, *, prefect_ui: str | None = None
+    engine: Engine,
+    market: MarketData,
+    settings: Settings,
+    *,
+    prefect_ui: str | None = None,
+    warm_up: bool = False,
 ) -> Dash:
-    """The dashboard app over ``engine`` (give it a read-only one), with basic auth if configured."""
+    """The dashboard app over ``engine`` (give it a read-only one), with basic auth if configured.
+
+    With ``warm_up`` the snapshot history is read in the background right away, so the first
+    visitor does not wait for a year of history to load.
+    """
     if bool(settings.dashboard_user) != bool(settings.dashboard_password):
         raise ConfigurationError("set both DASHBOARD_USER and DASHBOARD_PASSWORD for basic auth, or neither")
     app = Dash(
@@ -62,7 +71,12 @@ def create_app(
         refresh_seconds=settings.dashboard_refresh_seconds,
         prefect_ui=prefect_ui,
     )
-    DashboardCallbacks(engine, market, prefect_ui=prefect_ui).register(app)
+    callbacks = DashboardCallbacks(engine, market, prefect_ui=prefect_ui)
+    callbacks.register(app)
+    if warm_up:
+        threading.Thread(
+            target=callbacks.history.read, args=(engine,), name="dashboard-warm-up", daemon=True
+        ).start()
     if settings.dashboard_user:
         import dash_auth
 
@@ -104,4 +118,4 @@ def build_dashboard(settings: Settings, *, prefect_ui: str | None = None) -> Das
     url = writer.url.render_as_string(hide_password=False)
     writer.dispose()
     ui = prefect_ui or prefect_ui_url(settings)
-    return create_app(read_only_engine(url), build_market(settings), settings, prefect_ui=ui)
+    return create_app(read_only_engine(url), build_market(settings), settings, prefect_ui=ui, warm_up=True)

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC
 
 import numpy as np
-import plotly.graph_objects as go
 from dash import dcc, html
 
 from floor.metrics import downsample
@@ -14,7 +13,7 @@ from floor.value_history import ValueHistory
 
 TRADER_CHART_POINTS = 300
 COMPARISON_CHART_POINTS = 400
-RECENT_TRANSACTIONS = 10
+COMPARISON_CHART_BUDGET = 6_000  # points over every line of the comparison chart
 PALETTE = ["#58a6ff", "#3fb950", "#e3b341", "#f85149", "#39c5cf", "#db61a2", "#a5d6ff", "#7ee787"]
 BENCHMARK_COLOUR = "#d2a8ff"
 
@@ -40,8 +39,16 @@ def _ratio(value: float | None) -> str:
     return "–" if value is None else f"{value:.2f}"
 
 
-def _dates(times: np.ndarray) -> list[str]:
-    return [datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%S") for t in times]
+def _trace(history: ValueHistory, points: int, **style) -> dict:
+    """A line trace of a downsampled history; x in epoch milliseconds on a date axis (compact JSON)."""
+    x, y = downsample(history.times, history.values, points)
+    return {
+        "type": "scatter",
+        "mode": "lines",
+        "x": (x * 1000).astype(np.int64).tolist(),
+        "y": np.round(y, 2).tolist(),
+        **style,
+    }
 
 
 def _layout(height: int, *, legend: bool) -> dict:
@@ -51,7 +58,7 @@ def _layout(height: int, *, legend: bool) -> dict:
         "paper_bgcolor": "rgba(0,0,0,0)",
         "plot_bgcolor": "rgba(0,0,0,0)",
         "font": {"color": "#c9d1d9", "size": 11},
-        "xaxis": {"gridcolor": "#2a3038"},
+        "xaxis": {"type": "date", "gridcolor": "#2a3038"},
         "yaxis": {"gridcolor": "#2a3038", "tickprefix": "$", "tickformat": ",.0f"},
         "showlegend": legend,
         "legend": {"orientation": "h", "y": -0.15},
@@ -59,44 +66,33 @@ def _layout(height: int, *, legend: bool) -> dict:
     }
 
 
-def value_figure(history: ValueHistory, colour: str) -> go.Figure:
-    """One trader's value over time, downsampled for the chart."""
-    x, y = downsample(history.times, history.values, TRADER_CHART_POINTS)
-    trace = go.Scattergl if x.size > 1000 else go.Scatter
-    figure = go.Figure(trace(x=_dates(x), y=np.round(y, 2), mode="lines", line={"color": colour, "width": 2}))
-    figure.update_layout(**_layout(180, legend=False))
-    return figure
+def value_figure(history: ValueHistory, colour: str) -> dict:
+    """One trader's value over time, downsampled for the chart (a plain Plotly figure dict)."""
+    trace = _trace(history, TRADER_CHART_POINTS, line={"color": colour, "width": 2}, hoverinfo="x+y")
+    return {"data": [trace], "layout": _layout(180, legend=False)}
 
 
-def comparison_figure(histories: dict[str, ValueHistory], benchmark: ValueHistory, labels: dict) -> go.Figure:
+def comparison_figure(histories: dict[str, ValueHistory], benchmark: ValueHistory, labels: dict) -> dict:
     """Every trader's value and the benchmark's on one chart."""
-    figure = go.Figure()
-    for i, (name, history) in enumerate(histories.items()):
-        if not len(history):
-            continue
-        x, y = downsample(history.times, history.values, COMPARISON_CHART_POINTS)
-        figure.add_trace(
-            go.Scatter(
-                x=_dates(x),
-                y=np.round(y, 2),
-                mode="lines",
-                name=labels.get(name, name),
-                line={"color": PALETTE[i % len(PALETTE)], "width": 1.5},
-            )
+    shown = [(i, name, h) for i, (name, h) in enumerate(histories.items()) if len(h)]
+    # Keep the whole chart to a few thousand points however many traders there are.
+    points = max(60, min(COMPARISON_CHART_POINTS, COMPARISON_CHART_BUDGET // (len(shown) + 1)))
+    data = [
+        _trace(
+            h, points, name=labels.get(name, name), line={"color": PALETTE[i % len(PALETTE)], "width": 1.5}
         )
+        for i, name, h in shown
+    ]
     if len(benchmark):
-        x, y = downsample(benchmark.times, benchmark.values, COMPARISON_CHART_POINTS)
-        figure.add_trace(
-            go.Scatter(
-                x=_dates(x),
-                y=np.round(y, 2),
-                mode="lines",
+        data.append(
+            _trace(
+                benchmark,
+                points,
                 name="SPY buy & hold",
                 line={"color": BENCHMARK_COLOUR, "width": 2, "dash": "dash"},
             )
         )
-    figure.update_layout(**_layout(320, legend=True))
-    return figure
+    return {"data": data, "layout": _layout(320, legend=True)}
 
 
 def _table(header: list[str], rows: list[list], row_classes: list[str] | None = None) -> html.Table:
@@ -121,7 +117,7 @@ def trader_body(report: dict, history: ValueHistory, colour: str) -> list:
     invested = report["portfolio_value"] - pnl
     pct = pnl / invested * 100 if invested else 0.0
     holdings = sorted(report["holdings"].items())
-    recent = list(reversed(report["transactions"][-RECENT_TRANSACTIONS:]))
+    recent = list(reversed(report["transactions"]))
     return [
         html.Div(
             money(report["portfolio_value"]), className="value", **{"data-value": report["portfolio_value"]}
@@ -135,7 +131,7 @@ def trader_body(report: dict, history: ValueHistory, colour: str) -> list:
         _table(["symbol", "shares"], [[s, f"{n:,}"] for s, n in holdings])
         if holdings
         else html.Div("all cash", className="empty"),
-        html.Div(f"Transactions ({len(report['transactions'])})", className="subhead"),
+        html.Div(f"Transactions ({report['trade_count']:,})", className="subhead"),
         _table(
             ["time (UTC)", "side", "qty", "symbol", "price"],
             [

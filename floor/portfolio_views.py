@@ -1,5 +1,5 @@
 """What the dashboard shows, read from the floor: value histories, the benchmark, the leaderboard,
-recent cycles and log lines. Reads only; values come from the same functions as ``floor report``.
+recent cycles and log lines. Reads only; values are those ``floor report`` prints.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from floor import metrics
 from floor.cycles import Usage, usage_by_trader
 from floor.market import MarketData
 from floor.money import INITIAL_CASH
-from floor.reports import account_reports
+from floor.portfolio_summaries import account_summaries
 from floor.schema import accounts, activity_logs, cycles
 from floor.value_history import BENCHMARK_SYMBOL, EMPTY_HISTORY, ValueHistory, ValueHistoryCache
 
@@ -42,7 +42,7 @@ class FloorView:
     """Everything the portfolio panels show, read at one moment."""
 
     read_at: datetime
-    reports: list[dict]  # exactly what ``floor report --json`` prints, in account order
+    reports: list[dict]  # floor report's figures per account (floor.portfolio_summaries), in order
     histories: dict[str, ValueHistory]
     benchmark: ValueHistory
     standings: list[Standing] = field(default_factory=list)
@@ -71,14 +71,14 @@ def floor_view(engine: Engine, market: MarketData, history: ValueHistoryCache | 
 
     Pass the same ``history`` cache on every call to read only the snapshots added since.
     """
-    reports = account_reports(engine, market)
+    reports = account_summaries(engine, market)
     histories, benchmark = (history or ValueHistoryCache()).read(engine)
     usage = usage_by_trader(engine)
     standings = []
     for report in reports:
         start = report["portfolio_value"] - report["profit_loss"]
         history = histories.get(report["name"], EMPTY_HISTORY)
-        won = metrics.win_rate(report["transactions"])
+        won = report["win_rate"]
         used = usage.get(report["name"], Usage())
         label = f"{report['name']} {report['lastname']}"
         row = _standing(label, report["name"], report["portfolio_value"], start, history)
@@ -86,7 +86,7 @@ def floor_view(engine: Engine, market: MarketData, history: ValueHistoryCache | 
             Standing(
                 **row,
                 win_rate_pct=None if won.rate is None else won.rate * 100,
-                trades=len(report["transactions"]),
+                trades=report["trade_count"],
                 tokens=used.input_tokens + used.output_tokens if used.turns else None,
                 cost=float(used.cost) if used.turns else None,
             )
