@@ -106,7 +106,7 @@ def format_report(report: dict) -> str:
         )
     for t in report.get("turns", [])[-3:]:
         line = (
-            f"  turn {t['started_at'][:16]} {t['kind']:9} {t['status']:9} {t['model']} "
+            f"  turn {t['started_at'][:16]} cycle {t['cycle_id']} {t['kind']:9} {t['status']:9} {t['model']} "
             f"{t['input_tokens']:,}/{t['output_tokens']:,} tokens ${t['cost']:.4f}"
         )
         if t["error"]:
