@@ -13,8 +13,8 @@ DEFAULT_MODEL_FOR_KEY = (
     ("openai_api_key", "openai/gpt-4.1-mini"),
     ("deepseek_api_key", "deepseek/deepseek-chat"),
     ("google_api_key", "gemini/gemini-2.5-flash"),
-    ("xai_api_key", "xai/grok-3-mini"),
-    ("grok_api_key", "xai/grok-3-mini"),
+    ("xai_api_key", "xai/grok-4.20-non-reasoning"),
+    ("grok_api_key", "xai/grok-4.20-non-reasoning"),
     ("openrouter_api_key", "openrouter/openai/gpt-4.1-mini"),
 )
 

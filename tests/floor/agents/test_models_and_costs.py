@@ -33,9 +33,12 @@ def test_use_many_models_gives_four_providers_and_a_trader_model_wins():
     assert one == {"openai/gpt-4o-mini"}
 
 
-def test_every_many_models_choice_has_a_litellm_price():
-    for trader in load_traders(settings_with(use_many_models=True)):
-        assert call_cost(trader.model, 1000, 100) > 0, trader.model
+def test_every_many_models_choice_and_default_has_a_litellm_price():
+    from floor.settings import DEFAULT_MODEL_FOR_KEY
+
+    models = [t.model for t in load_traders(settings_with(use_many_models=True))]
+    for model in [*models, *(m for _, m in DEFAULT_MODEL_FOR_KEY)]:
+        assert call_cost(model, 1000, 100) > 0, model
 
 
 def test_provider_keys_and_base_urls_come_from_settings():
