@@ -72,7 +72,7 @@ def researcher_instructions(has_search: bool) -> str:
 
 
 def build_researcher(
-    model: Model, tools: list, *, max_steps: int, step_callbacks: list[Callable] | None = None
+    model: Model, tools: list, *, max_steps: int, step_callback: Callable | None = None
 ) -> ToolCallingAgent:
     """A researcher over ``tools`` (its research and memory tools), ready to be a managed agent."""
     from smolagents import LogLevel
@@ -81,6 +81,11 @@ def build_researcher(
     if trading:
         raise ValueError(f"a researcher must not hold trading tools: {', '.join(trading)}")
     has_search = any(t.name == "web_search" for t in tools)
+    callbacks = None
+    if step_callback is not None:  # a list would only see action steps, not the final answer
+        from smolagents.memory import ActionStep, FinalAnswerStep, PlanningStep
+
+        callbacks = {ActionStep: step_callback, FinalAnswerStep: step_callback, PlanningStep: step_callback}
     agent = ToolCallingAgent(
         tools=tools,
         model=model,
@@ -88,7 +93,7 @@ def build_researcher(
         description=researcher_description(has_search),
         instructions=researcher_instructions(has_search),
         max_steps=max_steps,
-        step_callbacks=step_callbacks,
+        step_callbacks=callbacks,
         verbosity_level=LogLevel.OFF,
     )
     agent.prompt_templates["managed_agent"] = {"task": TASK_TEMPLATE, "report": REPORT_TEMPLATE}
@@ -102,12 +107,12 @@ def open_researcher(
     settings: Settings,
     database_url: str,
     *,
-    step_callbacks: list[Callable] | None = None,
+    step_callback: Callable | None = None,
 ) -> Iterator[ToolCallingAgent]:
     """The trader's researcher with its research and memory servers running until the block ends."""
     with open_tools(RESEARCHER_SERVER_KINDS, trader, settings, database_url) as tools:
         yield build_researcher(
-            model, tools, max_steps=settings.researcher_max_steps, step_callbacks=step_callbacks
+            model, tools, max_steps=settings.researcher_max_steps, step_callback=step_callback
         )
 
 
@@ -127,13 +132,13 @@ class ResearcherOnCall:
         settings: Settings,
         database_url: str,
         *,
-        step_callbacks: list[Callable] | None = None,
+        step_callback: Callable | None = None,
     ) -> None:
         self.name = RESEARCHER_NAME
         # The research server offers web_search exactly when a Brave key is set.
         self.description = researcher_description(bool(settings.brave_api_key))
         self._open = lambda: open_researcher(
-            trader, model, settings, database_url, step_callbacks=step_callbacks
+            trader, model, settings, database_url, step_callback=step_callback
         )
         self._stack = stack
         self._agent: ToolCallingAgent | None = None

@@ -108,7 +108,7 @@ def managed_agents(context: TurnContext, stack: ExitStack) -> list[Any]:
         context.metered(build_model(profile, context.settings)),
         context.settings,
         context.database_url,
-        step_callbacks=[context.tracer_for("researcher")],
+        step_callback=context.tracer_for("researcher"),
     )
     return [researcher]
 

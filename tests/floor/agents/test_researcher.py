@@ -239,6 +239,7 @@ def test_a_page_that_orders_a_huge_buy_changes_nothing_beyond_the_limits(floor, 
     assert json.loads(pushed.body)["message"] == "Bought 3 AAPL on steady iPhone sales."
     log = [e.message for e in read_logs(floor, "Warren")]
     assert any(m.startswith("[researcher]") and "[tool call] fetch(" in m for m in log)
+    assert any(m.startswith("[researcher] Final answer: Steady iPhone sales") for m in log)
     assert any("[tool call] researcher(" in m for m in log)
     assert any("Trade rejected" in m for m in log)
     assert all(KEY not in m for m in log)
