@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC
+from datetime import UTC, datetime
 
 import numpy as np
 from dash import dcc, html
@@ -111,6 +111,17 @@ def _table(header: list[str], rows: list[list], row_classes: list[str] | None = 
     )
 
 
+def _markdown_table(header: list[str], rows: list[list[str]]) -> dcc.Markdown:
+    """A table as one Markdown component: far lighter to build and send than a component per cell."""
+    lines = ["| " + " | ".join(header) + " |", "|:--" + "|--:" * (len(header) - 1) + "|"]
+    lines += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in rows]
+    return dcc.Markdown("\n".join(lines), className="grid")
+
+
+def _utc(timestamp: str) -> str:
+    return datetime.fromisoformat(timestamp).astimezone(UTC).strftime("%m-%d %H:%M")
+
+
 def trader_body(report: dict, history: ValueHistory, colour: str) -> list:
     """Value and P&L, chart, holdings and recent transactions of one trader (from its report)."""
     pnl = report["profit_loss"]
@@ -128,15 +139,15 @@ def trader_body(report: dict, history: ValueHistory, colour: str) -> list:
         if len(history)
         else html.Div("no valuations yet", className="empty"),
         html.Div("Holdings", className="subhead"),
-        _table(["symbol", "shares"], [[s, f"{n:,}"] for s, n in holdings])
+        _markdown_table(["symbol", "shares"], [[s, f"{n:,}"] for s, n in holdings])
         if holdings
         else html.Div("all cash", className="empty"),
         html.Div(f"Transactions ({report['trade_count']:,})", className="subhead"),
-        _table(
+        _markdown_table(
             ["time (UTC)", "side", "qty", "symbol", "price"],
             [
                 [
-                    t["timestamp"][5:16].replace("T", " "),
+                    _utc(t["timestamp"]),
                     t["side"],
                     f"{t['quantity']:,}",
                     t["symbol"],

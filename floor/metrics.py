@@ -151,13 +151,15 @@ def downsample(x: Sequence[float], y: Sequence[float], max_points: int) -> tuple
     if xs.size <= max_points:
         return xs, ys
     buckets = (max_points - 2) // 2
-    edges = np.linspace(1, xs.size - 1, buckets + 1).astype(int)
-    keep = [0]
-    for lo, hi in zip(edges[:-1], edges[1:], strict=True):
-        if hi <= lo:
-            continue
-        part = ys[lo:hi]
-        keep.extend(sorted({lo + int(np.argmin(part)), lo + int(np.argmax(part))}))
-    keep.append(xs.size - 1)
-    index = np.asarray(keep)
+    edges = np.unique(np.linspace(1, xs.size - 1, buckets + 1).astype(int))
+    starts, sizes = edges[:-1], np.diff(edges)
+    owner = np.repeat(np.arange(starts.size), sizes)  # the bucket of each inner point
+    inner = ys[1 : xs.size - 1]
+    keep = [np.array([0, xs.size - 1])]
+    for reduce in (np.minimum, np.maximum):
+        extreme = np.repeat(reduce.reduceat(inner, starts - 1), sizes)
+        hits = np.flatnonzero(inner == extreme)
+        _, first = np.unique(owner[hits], return_index=True)  # first extreme point of each bucket
+        keep.append(hits[first] + 1)
+    index = np.unique(np.concatenate(keep))
     return xs[index], ys[index]

@@ -98,7 +98,8 @@ def test_page_shows_every_trader_with_value_chart_log_and_leaderboard(
         and "Sold 5 AAPL" in lines[0].text
         and "log-account" in lines[0].get_attribute("class")
     )
-    assert "AAPL" in warren.find_element(By.CSS_SELECTOR, "table.grid").text  # holdings
+    holdings = warren.find_elements(By.CSS_SELECTOR, ".grid table")[0]
+    assert holdings.find_element(By.CSS_SELECTOR, "tbody tr").text.split() == ["AAPL", "5"]
 
     board = browser.find_element(By.ID, "leaderboard").text
     assert "SPY buy & hold" in board and "Sharpe" in board and "Warren Patience" in board

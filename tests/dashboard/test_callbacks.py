@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 from dash import no_update
 from dash.exceptions import PreventUpdate
@@ -75,16 +77,23 @@ def test_trader_panels_show_the_values_floor_report_prints(callbacks, traded_flo
     flat = with_class([n for part in bodies[1] for n in walk(part)], "pnl")[0]
     assert flat.children == "+$0.00 (+0.00%)" and "flat" in flat.className
     shown = [t for part in bodies[0] for t in texts(part)]
-    assert "AAPL" in shown and "5" in shown  # holdings
-    assert "Transactions (2)" in shown and "sell" in shown and "$109.78" in shown and "$100.20" in shown
+    assert "| symbol | shares |\n|:--|--:|\n| AAPL | 5 |" in shown  # holdings, a Markdown table
+    assert "Transactions (2)" in shown
+    (trades,) = [t for t in shown if t.startswith("| time (UTC)")]
+    rows = trades.splitlines()[2:]
+    assert rows[0].endswith("| sell | 5 | AAPL | $109.78 |") and rows[1].endswith(
+        "| buy | 10 | AAPL | $100.20 |"
+    )
 
 
 def test_trader_chart_plots_each_snapshot(callbacks):
     bodies, *_ = callbacks.refresh_portfolios(1, 0, body_ids())
     graphs = [n for part in bodies[0] for n in walk(part) if type(n).__name__ == "Graph"]
-    (trace,) = graphs[0].figure.data
-    assert list(trace.y) == [9998.0, 10096.9, 10041.9]
-    assert list(trace.x) == ["2026-11-02T15:00:00", "2026-11-02T16:00:00", "2026-11-02T17:00:00"]
+    (trace,) = graphs[0].figure["data"]
+    assert trace["y"] == [9998.0, 10096.9, 10041.9]
+    hours = [datetime(2026, 11, 2, h, tzinfo=UTC) for h in (15, 16, 17)]
+    assert trace["x"] == [int(h.timestamp() * 1000) for h in hours]  # epoch ms on a date axis
+    assert graphs[0].figure["layout"]["xaxis"]["type"] == "date"
 
 
 def test_leaderboard_ranks_traders_against_spy_buy_and_hold(callbacks):
@@ -101,9 +110,9 @@ def test_leaderboard_ranks_traders_against_spy_buy_and_hold(callbacks):
     assert f"{sharpe:.2f}" == cells[1][4]
     drawdown = (1 - 10041.9 / 10096.9) * 100
     assert cells[1][6] == f"{drawdown:.2f}%"
-    names = [t.name for t in comparison.data]
+    names = [t["name"] for t in comparison["data"]]
     assert names == ["Warren Patience", "George Bold", "Ray Systematic", "Cathie Crypto", "SPY buy & hold"]
-    assert list(comparison.data[-1].y) == [9981.0, 10171.0, 10076.0]
+    assert comparison["data"][-1]["y"] == [9981.0, 10171.0, 10076.0]
     assert as_of.startswith("as of ") and as_of.endswith(" UTC")
 
 
