@@ -34,6 +34,7 @@ for _name in (
     "BRAVE_API_KEY",
     "PUSHOVER_USER",
     "PUSHOVER_TOKEN",
+    "APPRISE_URLS",
     "FLOOR_MODEL",
     "FLOOR_TRADERS_FILE",
 ):
