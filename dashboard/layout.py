@@ -13,7 +13,7 @@ from dashboard import log_feed
 from floor.accounts import list_accounts
 from floor.portfolio_views import recent_log_lines
 
-INITIAL_LOG_LINES = 50
+INITIAL_LOG_LINES = 30
 
 
 def trader_column(name: str, lastname: str, model: str, lines: list) -> html.Div:

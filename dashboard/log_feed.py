@@ -48,7 +48,5 @@ def pending_gaps(cursor: dict) -> list[int]:
 def log_line(line: LogLine) -> html.Div:
     """One line, coloured by its type (trace, agent, function, generation, response, account)."""
     return html.Div(
-        [html.Span(f"{line.created_at:%H:%M:%S}", className="log-time"), f"[{line.type}] {line.message}"],
-        className=f"log-line log-{line.type}",
-        **{"data-log-id": str(line.id)},
+        f"{line.created_at:%H:%M:%S} [{line.type}] {line.message}", className=f"log-line log-{line.type}"
     )
