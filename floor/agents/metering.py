@@ -19,6 +19,8 @@ from floor.agents.costs import call_cost
 from floor.agents.redaction import Redactor
 from floor.errors import FloorError
 
+MAX_RETRY_WAIT_SECONDS = 60.0
+
 
 class BudgetExceeded(FloorError):
     """The trader's daily model budget would be exceeded by another call; the turn stops."""
@@ -91,6 +93,16 @@ def transient_errors() -> tuple[type[BaseException], ...]:
     )
 
 
+def retry_after(exc: BaseException | None) -> float | None:
+    """Seconds the provider asked us to wait (its ``Retry-After`` header), if it said."""
+    headers = getattr(exc, "litellm_response_headers", None) or {}  # litellm keeps the real ones here
+    try:
+        value = float(headers.get("retry-after", ""))
+    except (TypeError, ValueError):
+        return None
+    return value if value >= 0 else None
+
+
 def describe_failure(exc: BaseException) -> str:
     """What went wrong with a model call, in words a user can act on (never with a key in it)."""
     import litellm
@@ -154,13 +166,13 @@ class MeteredModel(Model):
         tools_to_call_from: list[Any] | None = None,
         **kwargs: Any,
     ) -> ChatMessage:
-        from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
+        from tenacity import Retrying, retry_if_exception_type, stop_after_attempt
 
         self.meter.check_budget()
         retrying = Retrying(
             retry=retry_if_exception_type(transient_errors()),
             stop=stop_after_attempt(self.retries + 1),
-            wait=wait_exponential(multiplier=self.retry_wait, max=60),
+            wait=self._wait,
             before_sleep=self._retrying,
             reraise=True,
         )
@@ -182,6 +194,12 @@ class MeteredModel(Model):
         if usage is not None:
             self.meter.record(self.model_id, usage.input_tokens, usage.output_tokens)
         return message
+
+    def _wait(self, state: Any) -> float:
+        """Exponential from ``retry_wait``, or longer when the provider's Retry-After asks, capped."""
+        backoff = self.retry_wait * 2 ** (state.attempt_number - 1)
+        asked = retry_after(state.outcome.exception()) if state.outcome is not None else None
+        return min(max(backoff, asked or 0.0), MAX_RETRY_WAIT_SECONDS)
 
     def _retrying(self, state: Any) -> None:
         if self.on_retry is not None and state.outcome is not None:

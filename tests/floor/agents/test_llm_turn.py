@@ -143,6 +143,14 @@ def test_a_retry_after_a_rate_limit_goes_on_without_trading_twice(floor, databas
     assert len(trades(floor)) == 1 and len(llm.requests) == 3
 
 
+def test_a_retry_waits_as_long_as_the_provider_asks(floor, database_url, llm):
+    llm.script(failure(429, "slow down", retry_after=1), final_answer("Held."))
+    outcome = play(floor, llm_settings(database_url, llm, model_retry_wait_seconds=0.01))
+    assert outcome.status == "succeeded", outcome.error
+    first, second = llm.requests
+    assert second.received_at - first.received_at >= 1
+
+
 def test_a_timeout_ends_the_turn(floor, database_url, llm):
     llm.script(stall(3), stall(3))
     outcome = play(floor, llm_settings(database_url, llm, model_timeout_seconds=0.5, model_retries=1))
