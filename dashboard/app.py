@@ -7,7 +7,9 @@ port (Werkzeug's threaded server, never Dash's debug mode).
 
 from __future__ import annotations
 
+import logging
 import os
+import socket
 import threading
 from pathlib import Path
 
@@ -88,9 +90,17 @@ class DashboardServer:
     """An app served on ``host:port`` (port 0 picks a free one) in a background thread."""
 
     def __init__(self, app: Dash, host: str, port: int) -> None:
-        self._server = make_server(host, port, app.server, threaded=True)
+        # Werkzeug logs every request; the log poll alone makes two a second per open page.
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
+        # Bind here, so a port in use is an OSError to report (Werkzeug would exit the process).
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        listening = socket.create_server((host, port), family=family)
+        try:
+            self._server = make_server(host, port, app.server, threaded=True, fd=listening.fileno())
+        finally:
+            listening.close()  # the server holds its own duplicate of the socket
         self.host = host
-        self.port = self._server.server_port
+        self.port = self._server.server_address[1]
         self._thread = threading.Thread(target=self._server.serve_forever, name="dashboard", daemon=True)
 
     @property

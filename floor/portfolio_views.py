@@ -80,6 +80,7 @@ def floor_view(engine: Engine, market: MarketData, history: ValueHistoryCache | 
         history = histories.get(report["name"], EMPTY_HISTORY)
         won = report["win_rate"]
         used = usage.get(report["name"], Usage())
+        tokens = used.input_tokens + used.output_tokens
         label = f"{report['name']} {report['lastname']}"
         row = _standing(label, report["name"], report["portfolio_value"], start, history)
         standings.append(
@@ -87,8 +88,8 @@ def floor_view(engine: Engine, market: MarketData, history: ValueHistoryCache | 
                 **row,
                 win_rate_pct=None if won.rate is None else won.rate * 100,
                 trades=report["trade_count"],
-                tokens=used.input_tokens + used.output_tokens if used.turns else None,
-                cost=float(used.cost) if used.turns else None,
+                tokens=tokens or None,  # offline models record none
+                cost=float(used.cost) if tokens or used.cost else None,
             )
         )
     if len(benchmark):
