@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # With no FLOOR_MODEL, the first provider whose key is set picks the default model.
@@ -149,9 +149,10 @@ class Settings(BaseSettings):
 
     @field_validator("*", mode="before")
     @classmethod
-    def _blank_is_unset(cls, value: object) -> object:
+    def _blank_is_unset(cls, value: object, info: ValidationInfo) -> object:
+        # A blank value (KEY= in .env) means unset: the field's default, None for most.
         if isinstance(value, str) and not value.strip():
-            return None
+            return cls.model_fields[info.field_name].get_default(call_default_factory=True)
         return value
 
     @property
