@@ -165,3 +165,20 @@ def test_reset_clears_a_traders_memory(floor, settings):
     seed(floor)
     reset_accounts(floor, load_traders(settings))
     assert memory.read_graph(floor, "Warren").entities == []
+
+
+def test_concurrent_writers_never_duplicate(floor):
+    from concurrent.futures import ThreadPoolExecutor
+
+    def write(n: int) -> None:
+        memory.create_entities(floor, "Warren", [Entity(name="NVDA", entity_type="company")])
+        memory.add_observations(
+            floor,
+            "Warren",
+            [ObservationAddition(entity_name="NVDA", contents=["Makes GPUs", f"writer {n % 2}"])],
+        )
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        list(pool.map(write, range(12)))
+    (nvda,) = memory.read_graph(floor, "Warren").entities
+    assert sorted(nvda.observations) == ["Makes GPUs", "writer 0", "writer 1"]
