@@ -118,7 +118,9 @@ def extra_tools(context: TurnContext, stack: ExitStack) -> list[Any]:
     if context.request.profile.model == "offline":
         return []
     from floor.agents.tool_servers import open_tools
+    from floor.notify import build_notifier
 
+    build_notifier(context.settings)  # a bad target stops here with a clear ConfigurationError
     return stack.enter_context(
         open_tools(("push",), context.request.profile.name, context.settings, context.database_url)
     )
