@@ -6,7 +6,7 @@ import math
 import os
 import subprocess
 import sys
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -104,7 +104,7 @@ def test_a_failing_server_after_a_good_day_trades_at_stale_prices_not_invented_o
     assert floor_run(prefect_api, polygon, "--force", "--trader", "Ray").returncode == 0
     polygon.fail_always(Fault(500))
     with floor.connect() as conn:  # make the cached batch look a day old, so the cycle must fetch
-        conn.execute(prices.update().values(as_of=prices.c.as_of - __import__("datetime").timedelta(days=1)))
+        conn.execute(prices.update().values(as_of=prices.c.as_of - timedelta(days=1)))
         conn.commit()
     done = floor_run(prefect_api, polygon, "--force", "--trader", "Ray")
 
@@ -128,3 +128,56 @@ def test_a_bad_key_never_crashes_the_schedule(prefect_api, floor, polygon) -> No
     assert forced.returncode == 1
     assert "Polygon rejected POLYGON_API_KEY" in forced.stderr
     assert trades(floor) == []
+
+
+def test_a_batch_failing_its_checks_is_not_used_and_the_run_shows_it(
+    monkeypatch, runtime, floor, polygon
+) -> None:
+    import asyncio
+
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
+    from flows.trading_cycle import trading_cycle
+
+    for name, value in {
+        "POLYGON_API_KEY": KEY,
+        "POLYGON_PLAN": "paid",
+        "POLYGON_BASE_URL": polygon.base_url,
+        "POLYGON_RETRIES": "0",
+        "PRICE_CACHE_SECONDS": "0",
+    }.items():
+        monkeypatch.setenv(name, value)
+    now = datetime.now(UTC)
+    polygon.set_trades({s: round(c * 1.01, 2) for s, c in CLOSES.items()}, now)
+    first = asyncio.run(trading_cycle(force=True, traders=["Ray"]))
+    polygon.set_trades({s: round(c * 3, 2) for s, c in CLOSES.items()}, now)  # +200% overnight: bad data
+    state = asyncio.run(trading_cycle(force=True, traders=["Ray"], return_state=True))
+
+    assert state.is_completed()
+    second = state.result()
+    if asyncio.iscoroutine(second):  # an async flow's state may hand back its coroutine
+        second = asyncio.run(second)
+    with floor.connect() as conn:
+        used = {
+            r.symbol: r for r in conn.execute(select(prices).where(prices.c.cycle_id == second["cycle_id"]))
+        }
+        bought = conn.execute(
+            select(transactions).where(
+                transactions.c.cycle_id == second["cycle_id"], transactions.c.side == "buy"
+            )
+        ).all()
+    assert used and all(row.stale for row in used.values())  # the bad batch was not used
+    assert {s: float(r.price) for s, r in used.items()} == {s: round(CLOSES[s] * 1.01, 2) for s in used}
+    assert all(t.price == buy_fill(used[t.symbol].price) for t in bought)
+
+    async def task_states() -> dict[str, str]:
+        async with get_client() as client:
+            runs = await client.read_task_runs(
+                flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[state.state_details.flow_run_id]))
+            )
+        return {run.name.rsplit("-", 1)[0]: run.state.type.value for run in runs}
+
+    states = asyncio.run(task_states())
+    assert states["check-price-batch"] == "FAILED" and states["cache-cycle-prices"] == "COMPLETED"
+    assert first["status"] == "completed"
