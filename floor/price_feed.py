@@ -44,10 +44,12 @@ class CyclePrices:
     origin: str  # "upstream", "cache" or "stale"
     problem: str | None = None  # why stale prices were used
     oldest_age: timedelta | None = None  # of the stale prices
+    stale_count: int = 0  # of a good batch: symbols it lacked, filled from the cache, marked stale
 
     def summary(self) -> str:
         if self.origin != "stale":
-            return f"{self.count} prices from {self.source} ({self.origin})"
+            gaps = f", {self.stale_count} of them stale (not in the batch)" if self.stale_count else ""
+            return f"{self.count} prices from {self.source} ({self.origin}{gaps})"
         return (
             f"{self.count} STALE prices from {self.source}, the oldest {_age(self.oldest_age)} old, "
             f"because {self.problem}"
@@ -90,12 +92,23 @@ def fetch_batch(engine: Engine, market: MarketData, at: datetime, settings: Sett
     return PriceBatch(quotes, market.name, "upstream", fresh_from, previous)
 
 
-def use_batch(engine: Engine, batch: PriceBatch, cycle_id: int) -> CyclePrices:
-    """Store a good batch as the cycle's prices."""
-    count = store_quotes(engine, (replace(q, stale=False) for q in batch.quotes), cycle_id)
-    if not count:
+def use_batch(
+    engine: Engine, batch: PriceBatch, cycle_id: int, universe: list[str] | None = None
+) -> CyclePrices:
+    """Store a good batch as the cycle's prices.
+
+    Symbols of ``universe`` the batch lacks (the API had no trade for them) get their newest
+    cached price, marked stale, so holdings can still be valued; never an invented one.
+    """
+    fresh = [replace(q, stale=False) for q in batch.quotes]
+    if not fresh:
         raise NoPrices(f"{batch.source} priced none of the floor's symbols")
-    return CyclePrices(count, batch.source, batch.origin)
+    have = {q.symbol for q in fresh}
+    missing = [s for s in universe or [] if s not in have]
+    gaps = latest_quotes(engine, missing, source=batch.source) if missing else {}
+    stale = [replace(q, stale=True) for q in gaps.values()]
+    count = store_quotes(engine, [*fresh, *stale], cycle_id)
+    return CyclePrices(count, batch.source, batch.origin, stale_count=len(stale))
 
 
 def use_stale(engine: Engine, market: MarketData, at: datetime, cycle_id: int, problem: str) -> CyclePrices:

@@ -41,7 +41,7 @@ def cache_cycle_prices(cycle_id: int, batch: PriceBatch | None, problem: str | N
     """Store the checked batch as the cycle's prices, or the last good ones marked stale."""
     engine = runtime.engine()
     if batch is not None:
-        used = use_batch(engine, batch, cycle_id)
+        used = use_batch(engine, batch, cycle_id, runtime.market().universe())
         get_run_logger().info("Cycle %d trades at %s", cycle_id, used.summary())
         return used
     used = use_stale(engine, runtime.market(), datetime.now(UTC), cycle_id, problem or "the fetch failed")

@@ -181,3 +181,22 @@ def test_a_checked_batch_is_stored_as_fetched(engine, polygon) -> None:
     stored = cycle_quotes(engine, cycle_id)["AAPL"]
     assert (stored.price, stored.source, stored.stale) == (Decimal("231.5"), "polygon-free", False)
     assert stored.fetched_at == batch.quotes[0].fetched_at
+
+
+def test_symbols_a_good_batch_lacks_keep_their_last_price_marked_stale(engine, polygon) -> None:
+    polygon.set_closes(date(2026, 11, 23), {"AAPL": 231.5, "MSFT": 410.25})
+    market = market_for(polygon)
+    use_batch(engine, fetch_batch(engine, market, MONDAY_NIGHT, SETTINGS), cycle(engine), market.universe())
+    polygon.set_closes(date(2026, 11, 24), {"AAPL": 233.0})  # no MSFT that day
+    cycle_id = cycle(engine)
+    used = use_batch(
+        engine,
+        fetch_batch(engine, market, MONDAY_NIGHT + timedelta(days=1), SETTINGS),
+        cycle_id,
+        market.universe(),
+    )
+    stored = cycle_quotes(engine, cycle_id)
+    assert (stored["AAPL"].price, stored["AAPL"].stale) == (Decimal("233"), False)
+    assert (stored["MSFT"].price, stored["MSFT"].stale) == (Decimal("410.25"), True)
+    assert used.stale_count == 1 and "1 of them stale" in used.summary()
+    assert set(stored) == {"AAPL", "MSFT"}  # nothing invented for symbols never priced
