@@ -89,3 +89,4 @@ class MarketStatusResult(BaseModel):
     as_of: datetime
     next_open: datetime | None = None
     next_close: datetime | None = None
+    session: str = ""  # open, extended-hours or closed

@@ -26,7 +26,7 @@ def run_server(kind: str, trader: str, *, turn_key: str | None = None, cycle_id:
     else:
         from servers.market_server import build_market_server
 
-        server = build_market_server(binding)
+        server = build_market_server(binding, Settings().market_open_statuses)
     server.run("stdio")
 
 

@@ -12,7 +12,8 @@ from floor.tool_results import DailyCloseResult, MarketStatusResult, PriceHistor
 from servers.binding import TraderBinding
 
 
-def build_market_server(binding: TraderBinding) -> FastMCP:
+def build_market_server(binding: TraderBinding, open_sessions: str = "open") -> FastMCP:
+    """The market tools for one trader; ``open_sessions`` is MARKET_OPEN_STATUSES, e.g. ``open``."""
     server = FastMCP("market_server", log_level="WARNING")
     book = binding.prices
 
@@ -64,9 +65,14 @@ def build_market_server(binding: TraderBinding) -> FastMCP:
         """Tell whether the US stock market (NYSE) is open now, and when it next opens and closes."""
         from floor.market.calendar import market_status
 
-        status = market_status(datetime.now(UTC))
+        # The NYSE calendar, not the market API: a trader's question costs no upstream request.
+        status = market_status(datetime.now(UTC), frozenset(open_sessions.split(",")))
         return MarketStatusResult(
-            open=status.open, as_of=status.as_of, next_open=status.next_open, next_close=status.next_close
+            open=status.open,
+            as_of=status.as_of,
+            next_open=status.next_open,
+            next_close=status.next_close,
+            session=status.session,
         )
 
     return server

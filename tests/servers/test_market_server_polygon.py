@@ -81,3 +81,21 @@ def test_history_asks_polygon_once_then_reads_the_cache(floor, polygon):
         (d.isoformat(), 190.0 + n) for n, d in enumerate(sessions)
     ]
     assert polygon.count("aggs") == 1
+
+
+def test_is_market_open_counts_extended_hours_when_configured(floor, polygon):
+    from floor.market.calendar import market_status
+
+    binding = TraderBinding(trader="Warren", engine=floor, prices=PriceBook(floor, market_for(polygon)))
+
+    async def ask(open_sessions: str):
+        server = build_market_server(binding, open_sessions)
+        async with create_connected_server_and_client_session(server) as session:
+            return json.loads((await session.call_tool("is_market_open", {})).content[0].text)
+
+    regular, extended = anyio.run(ask, "open"), anyio.run(ask, "extended-hours,open")
+    session = market_status(datetime.now(UTC)).session
+    assert regular["session"] == extended["session"] == session
+    assert regular["open"] == (session == "open")
+    assert extended["open"] == (session in ("open", "extended-hours"))
+    assert polygon.count() == 0  # the calendar answers, not the API
