@@ -127,3 +127,24 @@ def test_a_refusing_provider_fails_one_trader_while_the_others_trade(two_provide
     assert f"({status})" in error and "after 3 attempts" in error and KEY not in error
     assert warren == [("AAPL", 5, RATIONALE)]  # bought once, though a call was retried
     assert result["cost"] > 0
+    rows = {row["trader"]: row for row in asyncio.run(leaderboard())}
+    assert rows["Warren"]["cost_usd"] == pytest.approx(6000 * 0.15e-6 + 120 * 0.6e-6)
+    assert rows["Warren"]["tokens"] == 6120 and rows["George"]["cost_usd"] == 0
+    assert rows["Broken"]["turn"] == "failed" and f"({status})" in rows["Broken"]["note"]
+    assert KEY not in json.dumps(rows)
+
+
+async def leaderboard() -> list[dict]:
+    """The newest leaderboard artifact's rows, as the Prefect UI shows them."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+    from prefect.client.schemas.sorting import ArtifactSort
+
+    async with get_client() as client:
+        [artifact] = await client.read_artifacts(
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["leaderboard"])),
+            sort=ArtifactSort.CREATED_DESC,
+            limit=1,
+        )
+    data = artifact.data
+    return json.loads(data) if isinstance(data, str) else data
