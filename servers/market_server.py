@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from mcp.server.fastmcp import FastMCP
 from mcp.server.fastmcp.exceptions import ToolError
 
-from floor.errors import TradeRejected
+from floor.errors import FloorError, TradeRejected
 from floor.tool_results import DailyCloseResult, MarketStatusResult, PriceHistory, QuoteResult
 from servers.binding import TraderBinding
 
@@ -56,6 +56,8 @@ def build_market_server(binding: TraderBinding, open_sessions: str = "open") -> 
             closes = book.history(cleaned, days)
         except TradeRejected as exc:
             raise ToolError(str(exc)) from exc
+        except FloorError as exc:  # the market API failed or refused; the agent may try later
+            raise ToolError(f"the price history of {cleaned} is unavailable right now: {exc}") from exc
         return PriceHistory(
             symbol=cleaned, closes=[DailyCloseResult(day=c.day, close=float(c.close)) for c in closes]
         )

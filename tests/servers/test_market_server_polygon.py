@@ -16,7 +16,7 @@ from floor.market.calendar import last_closed_session, sessions_until
 from floor.price_cache import PriceBook, store_quotes
 from servers.binding import TraderBinding
 from servers.market_server import build_market_server
-from tests.fakes.polygon_server import PolygonServer
+from tests.fakes.polygon_server import Fault, PolygonServer
 from tests.floor.market.test_polygon import KEY, market_for
 
 
@@ -99,3 +99,11 @@ def test_is_market_open_counts_extended_hours_when_configured(floor, polygon):
     assert regular["open"] == (session == "open")
     assert extended["open"] == (session in ("open", "extended-hours"))
     assert polygon.count() == 0  # the calendar answers, not the API
+
+
+def test_history_the_api_cannot_give_is_a_tool_error_the_agent_can_read(floor, polygon):
+    polygon.fail_always(Fault(403))
+    result = call(floor, polygon, None, "get_price_history", {"symbol": "GLD", "days": 5})
+    assert result.isError
+    assert "price history of GLD is unavailable" in result.content[0].text
+    assert "POLYGON_PLAN=free" in result.content[0].text
