@@ -94,7 +94,13 @@ class DashboardServer:
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
         # Bind here, so a port in use is an OSError to report (Werkzeug would exit the process).
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        listening = socket.create_server((host, port), family=family)
+        try:
+            listening = socket.create_server((host, port), family=family)
+        except OSError as exc:
+            raise ConfigurationError(
+                f"the dashboard cannot listen on {host}:{port}: {exc.strerror}; "
+                "choose another with --port or DASHBOARD_PORT"
+            ) from exc
         try:
             self._server = make_server(host, port, app.server, threaded=True, fd=listening.fileno())
         finally:

@@ -59,7 +59,7 @@ def _layout(height: int, *, legend: bool) -> dict:
         "plot_bgcolor": "rgba(0,0,0,0)",
         "font": {"color": "#c9d1d9", "size": 11},
         "xaxis": {"type": "date", "gridcolor": "#2a3038"},
-        "yaxis": {"gridcolor": "#2a3038", "tickprefix": "$", "tickformat": ",.0f"},
+        "yaxis": {"gridcolor": "#2a3038", "tickprefix": "$", "tickformat": ",.2~f"},
         "showlegend": legend,
         "legend": {"orientation": "h", "y": -0.15},
         "hovermode": "x unified",

@@ -130,11 +130,7 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
     settings = Settings()
     host = args.host or settings.dashboard_host
     port = settings.dashboard_port if args.port is None else args.port
-    app = build_dashboard(settings)
-    try:
-        server = DashboardServer(app, host, port)
-    except OSError as exc:
-        raise ConfigurationError(f"the dashboard cannot listen on {host}:{port}: {exc.strerror}") from exc
+    server = DashboardServer(build_dashboard(settings), host, port)
     print(f"Dashboard: {server.url} (Ctrl+C to stop)", flush=True)
     server.serve_forever()
     return 0

@@ -116,6 +116,20 @@ def test_page_shows_every_trader_with_value_chart_log_and_leaderboard(
     )
     assert "get_balance()" in first[0].text and "log-function" in first[0].get_attribute("class")
 
+    # A burst of lines while the page polls: each shows once, newest on top, none lost.
+    for i in range(40):
+        write_log(traded_floor, "George", "trace", f"burst line {i:02d}")
+        time.sleep(0.05)
+    george_log = '.trader[data-trader="George"] .log .log-line'
+    wait_for(
+        lambda: len(browser.find_elements(By.CSS_SELECTOR, george_log)) >= 42, timeout=10, what="the burst"
+    )
+    time.sleep(1.5)  # a few more polls: nothing may be added twice
+    texts = [e.text for e in browser.find_elements(By.CSS_SELECTOR, george_log)]
+    burst = [t.split("] ", 1)[1] for t in texts if "burst line" in t]
+    assert burst == [f"burst line {i:02d}" for i in reversed(range(40))]
+    assert len(texts) == 42
+
     shot = tmp_path / "dashboard.png"
     assert browser.save_screenshot(str(shot))
     shutil.copyfile(shot, SCREENSHOT_COPY)

@@ -11,7 +11,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
 from dashboard import log_feed
-from dashboard.app import create_app
+from dashboard.app import create_app, read_only_engine
 from dashboard.callbacks import DashboardCallbacks
 from dashboard.layout import page
 from floor import metrics
@@ -238,3 +238,22 @@ def test_open_app_serves_the_page_without_auth_and_not_in_debug_mode(reader, dat
     layout = client.get("/_dash-layout").get_json()
     assert "Warren Patience" in str(layout)
     assert not app.server.debug
+
+
+def test_a_floor_with_no_cycles_yet_renders_empty_panels(floor):
+    reader = read_only_engine(floor.url.render_as_string(hide_password=False))
+    try:
+        bodies, board, comparison, cycles, _ = DashboardCallbacks(
+            reader, SimulatedMarket()
+        ).refresh_portfolios(None, 0, body_ids())
+    finally:
+        reader.dispose()
+    for body in bodies:
+        shown = [t for part in body for t in texts(part)]
+        assert shown[:3] == ["$10,000.00", "+$0.00 (+0.00%)", "cash $10,000.00"]
+        assert {"no valuations yet", "all cash", "no trades yet"} <= set(shown)
+    rows = [texts(n) for n in walk(board) if type(n).__name__ == "Tr"][1:]
+    assert [r[1] for r in rows] == ["Warren Patience", "George Bold", "Ray Systematic", "Cathie Crypto"]
+    assert all(r[4:6] == ["–", "–"] for r in rows)  # no Sharpe or Sortino without history
+    assert comparison["data"] == []
+    assert texts(cycles) == ["no cycles yet"]
