@@ -148,3 +148,33 @@ async def leaderboard() -> list[dict]:
         )
     data = artifact.data
     return json.loads(data) if isinstance(data, str) else data
+
+
+def test_many_models_with_one_key_runs_that_trader_and_skips_the_rest(runtime, floor, monkeypatch):
+    from flows.trading_cycle import trading_cycle
+
+    with OpenAIServer() as llm:
+        scripted_buy(llm, model="gpt-4.1-mini")
+        monkeypatch.setenv("USE_MANY_MODELS", "true")
+        monkeypatch.setenv("OPENAI_API_KEY", KEY)
+        monkeypatch.setenv("OPENAI_BASE_URL", llm.base_url)
+        result = asyncio.run(trading_cycle(force=True))
+    assert result["status"] == "completed"
+    assert result["turns"] == {
+        "Warren": "succeeded",
+        "George": "skipped",
+        "Ray": "skipped",
+        "Cathie": "skipped",
+    }
+    with floor.connect() as conn:
+        reasons = dict(
+            conn.execute(select(turns.c.model, turns.c.error).where(turns.c.status == "skipped")).all()
+        )
+        bought = conn.execute(select(transactions.c.symbol)).scalars().all()
+    assert reasons == {
+        "deepseek/deepseek-chat": "deepseek/deepseek-chat needs DEEPSEEK_API_KEY, which is not set",
+        "gemini/gemini-2.5-flash": "gemini/gemini-2.5-flash needs GOOGLE_API_KEY, which is not set",
+        "xai/grok-4.20-non-reasoning": "xai/grok-4.20-non-reasoning needs XAI_API_KEY or GROK_API_KEY, "
+        "which is not set",
+    }
+    assert bought == ["AAPL"] and {r.model for r in llm.requests} == {"gpt-4.1-mini"}
