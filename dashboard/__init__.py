@@ -1,4 +1,5 @@
 """The Plotly Dash dashboard: reads the floor through ``floor`` query functions and never writes.
 
-The app itself is tracked in its own issue; this package is where it lives.
+``app`` builds and serves it, ``layout`` is the page, ``callbacks`` refresh the portfolio panels
+and poll the logs, ``panels`` draws tables and charts, ``log_feed`` tracks which lines were shown.
 """

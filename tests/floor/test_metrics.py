@@ -67,7 +67,8 @@ def test_win_rate_compares_each_sell_with_the_average_cost():
 
 def test_buy_and_hold_buys_whole_shares_with_the_spread_and_keeps_the_rest():
     # fill 500 x 1.002 = 501.00 -> 19 shares (9,519.00), 481.00 cash
-    assert metrics.buy_and_hold([500, 510, 505], Decimal("10000.00")) == pytest.approx([9981.0, 10171.0, 10076.0])
+    values = metrics.buy_and_hold([500, 510, 505], Decimal("10000.00"))
+    assert values == pytest.approx([9981.0, 10171.0, 10076.0])
     assert metrics.buy_and_hold([], Decimal("10000.00")) == []
 
 
