@@ -123,16 +123,18 @@ def cached_history(
 ) -> list[DailyClose]:
     """Daily closes from the cache; on a miss one upstream request, stored for everyone after.
 
-    A transaction-scoped advisory lock per (source, symbol) makes concurrent misses wait for the
-    first fetch instead of each asking upstream.
+    The cache answers when it holds every wanted session, or when a fetch made after the last
+    wanted session closed covered the whole range (days missing then are missing upstream, e.g. a
+    halt, and asking again would not bring them). A transaction-scoped advisory lock per (source,
+    symbol) makes concurrent misses wait for the first fetch instead of each asking upstream.
     """
-    from floor.market.calendar import last_closed_session, sessions_until
+    from floor.market.calendar import last_closed_session, session_close, sessions_until
 
     until = min(until, last_closed_session(datetime.now(UTC)))
     wanted = sessions_until(until, days)
     source, key = market.name, symbol.upper()
     cached_rows = (
-        select(daily_closes.c.day, daily_closes.c.close)
+        select(daily_closes.c.day, daily_closes.c.close, daily_closes.c.fetched_at)
         .where(
             daily_closes.c.symbol == key,
             daily_closes.c.source == source,
@@ -142,15 +144,22 @@ def cached_history(
     )
     with engine.begin() as conn:
         conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": f"history:{source}:{key}"})
-        cached = [DailyClose(day=row.day, close=row.close) for row in conn.execute(cached_rows)]
-        if {c.day for c in cached} >= set(wanted):
-            return cached
+        rows = conn.execute(cached_rows).all()
+        have = {row.day for row in rows}
+        answered = bool(rows) and rows[0].day == wanted[0]
+        answered = answered and max(row.fetched_at for row in rows) >= session_close(wanted[-1])
+        if have >= set(wanted) or answered:
+            return [DailyClose(day=row.day, close=row.close) for row in rows]
         fetched = market.history(key, days, until)
         if fetched:
+            statement = pg_insert(daily_closes).values(
+                [{"symbol": key, "day": c.day, "source": source, "close": c.close} for c in fetched]
+            )
             conn.execute(
-                pg_insert(daily_closes)
-                .values([{"symbol": key, "day": c.day, "source": source, "close": c.close} for c in fetched])
-                .on_conflict_do_nothing()
+                statement.on_conflict_do_update(
+                    index_elements=["symbol", "day", "source"],
+                    set_={"close": statement.excluded.close, "fetched_at": func.now()},
+                )
             )
         return fetched
 

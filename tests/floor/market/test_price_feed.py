@@ -11,6 +11,7 @@ import pytest
 
 from floor.cycles import start_cycle
 from floor.market import Quote
+from floor.market.calendar import last_closed_session, sessions_until
 from floor.market.polygon import MarketDataUnavailable
 from floor.price_cache import PriceBook, cycle_quotes
 from floor.price_checks import check_price_batch
@@ -200,3 +201,17 @@ def test_symbols_a_good_batch_lacks_keep_their_last_price_marked_stale(engine, p
     assert (stored["MSFT"].price, stored["MSFT"].stale) == (Decimal("410.25"), True)
     assert used.stale_count == 1 and "1 of them stale" in used.summary()
     assert set(stored) == {"AAPL", "MSFT"}  # nothing invented for symbols never priced
+
+
+def test_history_with_a_day_missing_upstream_is_not_asked_again(engine, polygon) -> None:
+    sessions = sessions_until(last_closed_session(datetime.now(UTC)), 4)
+    for n, day in enumerate(sessions):
+        if n != 1:  # a halt: no bar that day
+            polygon.set_closes(day, {"AAPL": 100.0 + n})
+    book = PriceBook(engine, market_for(polygon), None)
+    for _ in range(3):
+        closes = book.history("AAPL", 4)
+        assert [c.day for c in closes] == [sessions[0], sessions[2], sessions[3]]
+    assert polygon.count("aggs") == 1
+    book.history("AAPL", 10)  # a longer range than was ever fetched: asked once more
+    assert polygon.count("aggs") == 2
