@@ -100,9 +100,9 @@ def latest_batch(engine: Engine, source: str) -> list[Quote]:
 
 
 def closes_before(
-    engine: Engine, source: str, symbols: Iterable[str], before: datetime
+    engine: Engine, source: str, symbols: Iterable[str], before: datetime, since: datetime
 ) -> dict[str, Decimal]:
-    """Each symbol's newest good cached price from ``source`` dated before ``before``."""
+    """Each symbol's newest good cached price from ``source`` dated in ``[since, before)``."""
     query = (
         select(prices.c.symbol, prices.c.price)
         .distinct(prices.c.symbol)
@@ -110,6 +110,7 @@ def closes_before(
             prices.c.source == source,
             prices.c.stale.is_(False),
             prices.c.as_of < before,
+            prices.c.as_of >= since,
             prices.c.symbol.in_(list(symbols)),
         )
         .order_by(prices.c.symbol, prices.c.as_of.desc(), prices.c.id.desc())

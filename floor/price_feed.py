@@ -19,6 +19,11 @@ from floor.market import MarketData, Quote, RemoteMarket
 from floor.price_cache import closes_before, latest_batch, latest_quotes, store_quotes
 from floor.settings import Settings
 
+# The jump check compares with the previous close, so a cached price counts as one only if it is
+# at most this much older (a long weekend with a holiday). Comparing with a price weeks old would
+# flag honest drift, and a batch refused for it would be refused again every cycle after.
+PREVIOUS_CLOSE_WINDOW = timedelta(days=5)
+
 
 class NoPrices(FloorError):
     """Not one usable price for the cycle: nothing may be traded or valued."""
@@ -88,7 +93,8 @@ def fetch_batch(engine: Engine, market: MarketData, at: datetime, settings: Sett
     unknown = [q.symbol for q in quotes if q.symbol not in previous]
     if quotes and unknown:
         oldest = min(q.as_of for q in quotes)
-        previous.update(closes_before(engine, market.name, unknown, oldest))
+        since = oldest - PREVIOUS_CLOSE_WINDOW
+        previous.update(closes_before(engine, market.name, unknown, oldest, since))
     return PriceBatch(quotes, market.name, "upstream", fresh_from, previous)
 
 

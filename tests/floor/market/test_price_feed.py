@@ -215,3 +215,24 @@ def test_history_with_a_day_missing_upstream_is_not_asked_again(engine, polygon)
     assert polygon.count("aggs") == 1
     book.history("AAPL", 10)  # a longer range than was ever fetched: asked once more
     assert polygon.count("aggs") == 2
+
+
+def test_the_jump_check_compares_with_the_previous_close_not_a_price_weeks_old(engine, polygon) -> None:
+    market = market_for(polygon)
+    polygon.set_closes(date(2026, 10, 23), {"AAPL": 100.0})
+    use_batch(
+        engine,
+        fetch_batch(engine, market, datetime(2026, 10, 23, 22, 0, tzinfo=UTC), SETTINGS),
+        cycle(engine),
+    )
+    polygon.set_closes(date(2026, 11, 23), {"AAPL": 180.0})  # a month of honest drift
+    after_a_month = fetch_batch(engine, market, MONDAY_NIGHT, SETTINGS)
+    assert after_a_month.previous == {}  # nothing from the last five days to compare with
+    use_batch(engine, after_a_month, cycle(engine))
+    polygon.set_closes(date(2026, 11, 24), {"AAPL": 300.0})
+    next_day = fetch_batch(engine, market, MONDAY_NIGHT + timedelta(days=1), SETTINGS)
+    assert next_day.previous == {"AAPL": Decimal("180")}
+    report = check_price_batch(
+        next_day.quotes, fresh_from=next_day.fresh_from, previous=next_day.previous, jump_bound=0.5
+    )
+    assert not report.success
