@@ -5,13 +5,15 @@ price in each, one snapshot and one turn per trader per cycle, a few hundred tra
 thousand log lines per trader. Then serves the app over its read-only engine on loopback and
 measures over HTTP, as a browser would ask:
 
-- first full render: GET / + /_dash-layout + /_dash-dependencies, the portfolio callback
-  (every panel, leaderboard, comparison chart, cycles) and the first log poll;
+- first full render: GET / + /_dash-layout (which arrives with every panel, the leaderboard, the
+  comparison chart and recent cycles filled in) + /_dash-dependencies and the first log poll;
+- a portfolio refresh (the 2-minute interval, the Refresh button);
 - a log poll that brings one new line, and an idle one (nothing new: its full response size).
 
 Static JavaScript bundles are left out (the browser caches them). Medians of several runs.
+With ``--browser``, also the time until headless Chromium shows every value and chart.
 
-    python bench/dashboard_load.py [--sizes 4 32] [--repeat 5]
+    python bench/dashboard_load.py [--sizes 4 32] [--repeat 5] [--browser]
 """
 
 from __future__ import annotations
@@ -126,7 +128,45 @@ def response_bytes(response: requests.Response) -> int:
     return len(head.encode()) + len(response.content)
 
 
-def measure(n: int, repeat: int, workdir: Path) -> dict:
+def browser_loads(url: str, traders: int, repeat: int) -> tuple[float, float]:
+    """Seconds until headless Chromium shows every value and chart: a first visit, then the median
+    of later visits (JavaScript cached). Chromium and chromedriver from /usr/bin."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = "/usr/bin/chromium"
+    for flag in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--no-first-run",
+        "--window-size=1600,1500",
+    ):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(executable_path="/usr/bin/chromedriver"), options=options)
+    try:
+        times = []
+        for _ in range(repeat + 1):
+            t0 = time.perf_counter()
+            driver.get(url)
+            while (
+                len(driver.find_elements(By.CSS_SELECTOR, ".trader .value")) < traders
+                or len(driver.find_elements(By.CSS_SELECTOR, ".trader .js-plotly-plot")) < traders
+                or len(driver.find_elements(By.CSS_SELECTOR, "#comparison .scatterlayer .trace"))
+                < traders + 1
+            ):
+                time.sleep(0.02)
+            times.append(time.perf_counter() - t0)
+        return times[0], statistics.median(times[1:])
+    finally:
+        driver.quit()
+
+
+def measure(n: int, repeat: int, workdir: Path, browser: bool = False) -> dict:
     url = sqlalchemy_url(start_embedded_postgres(workdir / f"pg{n}"))
     writer = create_floor_engine(url)
     migrate(writer)
@@ -139,22 +179,21 @@ def measure(n: int, repeat: int, workdir: Path) -> dict:
     server = DashboardServer(app, "127.0.0.1", 0).start()
     client = Browserless(server.url)
     try:
-        client.load()
         t0 = time.perf_counter()
-        client.refresh()  # the first refresh after start reads the whole history (cold)
+        client.load()  # the first page after start reads the whole history (cold)
         cold = time.perf_counter() - t0
         renders, refreshes, layouts = [], [], []
         for _ in range(repeat):
             t0 = time.perf_counter()
-            cursor = client.load()
+            cursor = client.load()  # the layout arrives with every panel filled in
             t1 = time.perf_counter()
-            refreshed = client.refresh()
-            t2 = time.perf_counter()
             idle = client.poll(cursor, 1)
+            t2 = time.perf_counter()
+            refreshed = client.refresh()  # what the 2-minute interval and the Refresh button ask
             t3 = time.perf_counter()
-            renders.append(t3 - t0)
+            renders.append(t2 - t0)
             layouts.append(t1 - t0)
-            refreshes.append(t2 - t1)
+            refreshes.append(t3 - t2)
         busy, idle_times = [], []
         with writer.connect() as conn:
             first = conn.exec_driver_sql("SELECT name FROM accounts ORDER BY id LIMIT 1").scalar_one()
@@ -169,7 +208,10 @@ def measure(n: int, repeat: int, workdir: Path) -> dict:
             idle = client.poll(cursor, tick + 100)
             idle_times.append(time.perf_counter() - t0)
             assert idle.status_code == 204, idle.status_code
+        first_visit, later_visits = browser_loads(server.url, n, repeat) if browser else (None, None)
         return {
+            "browser_first_s": first_visit,
+            "browser_later_s": later_visits,
             "traders": n,
             "snapshots": snapshots,
             "seed_s": seeded,
@@ -196,16 +238,17 @@ def main() -> None:
     )
     parser.add_argument("--sizes", type=int, nargs="+", default=[4, 32])
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--browser", action="store_true", help="also time page loads in headless Chromium")
     args = parser.parse_args()
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request
     workdir = Path(tempfile.mkdtemp(prefix="floor-dash-bench-"))
     print(
-        "| traders | snapshots | first full render | of which layout | portfolio callback (size) "
+        "| traders | snapshots | first full render | of which layout | refresh callback (size) "
         "| log poll, 1 new line | idle log poll | idle poll response |"
     )
     print("|---:|---:|---:|---:|---:|---:|---:|---:|")
     for n in args.sizes:
-        r = measure(n, args.repeat, workdir)
+        r = measure(n, args.repeat, workdir, args.browser)
         print(
             f"| {r['traders']} | {r['snapshots']:,} | {r['render_s'] * 1000:.0f} ms "
             f"| {r['layout_s'] * 1000:.0f} ms "

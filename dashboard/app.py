@@ -67,13 +67,14 @@ def create_app(
         assets_folder=str(ASSETS),
         serve_locally=True,
     )
+    callbacks = DashboardCallbacks(engine, market, prefect_ui=prefect_ui)
     app.layout = lambda: page(
         engine,
         log_poll_ms=settings.dashboard_log_poll_ms,
         refresh_seconds=settings.dashboard_refresh_seconds,
         prefect_ui=prefect_ui,
+        panels=lambda ids: callbacks.refresh_portfolios(None, 0, ids),
     )
-    callbacks = DashboardCallbacks(engine, market, prefect_ui=prefect_ui)
     callbacks.register(app)
     if warm_up:
         threading.Thread(

@@ -93,6 +93,7 @@ class DashboardCallbacks:
             Input("portfolio-refresh", "n_intervals"),
             Input("refresh", "n_clicks"),
             State({"type": "trader-body", "trader": ALL}, "id"),
+            prevent_initial_call=True,  # the page arrives with the panels filled in
         )(self.refresh_portfolios)
         app.callback(
             Output({"type": "log", "trader": ALL}, "children"),
