@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from floor.activity import write_log
 from floor.market.simulated import SimulatedMarket
 from floor.reports import account_reports
 from floor.settings import Settings
+from tests.valued_floor import value_cycle
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
@@ -129,6 +131,15 @@ def test_page_shows_every_trader_with_value_chart_log_and_leaderboard(
     burst = [t.split("] ", 1)[1] for t in texts if "burst line" in t]
     assert burst == [f"burst line {i:02d}" for i in reversed(range(40))]
     assert len(texts) == 42
+
+    # A new valuation shows on Refresh (the page does not wait for its 2-minute interval).
+    value_cycle(traded_floor, {"AAPL": "120", "SPY": "520"}, datetime(2026, 11, 2, 18, tzinfo=UTC))
+    browser.find_element(By.ID, "refresh").click()
+    warren_value = '.trader[data-trader="Warren"] .value'
+    wait_for(
+        lambda: browser.find_element(By.CSS_SELECTOR, warren_value).text == "$10,146.90", what="the refresh"
+    )
+    assert "SPY buy & hold $10,361.00" in browser.find_element(By.ID, "leaderboard").text
 
     shot = tmp_path / "dashboard.png"
     assert browser.save_screenshot(str(shot))
