@@ -20,6 +20,7 @@ from floor.accounts import list_accounts
 from floor.market import MarketData
 from floor.metrics import win_rate
 from floor.price_cache import price_map
+from floor.reports import transaction_json
 from floor.schema import positions, prices, transactions
 from floor.valuation import value_positions
 
@@ -89,18 +90,7 @@ def account_summaries(engine: Engine, market: MarketData, recent: int = RECENT_T
                 "holdings": dict(sorted(mine.items())),
                 "portfolio_value": float(value),
                 "profit_loss": float(value - account.initial_cash),
-                "transactions": [
-                    {
-                        "timestamp": t.created_at.isoformat(),
-                        "symbol": t.symbol,
-                        "side": t.side,
-                        "quantity": t.quantity,
-                        "price": float(t.price),
-                        "total": float(t.total),
-                        "rationale": t.rationale,
-                    }
-                    for t in history[-recent:]
-                ],
+                "transactions": [transaction_json(t) for t in history[-recent:]],
                 "trade_count": len(history),
                 "win_rate": win_rate(t._mapping for t in history),
             }

@@ -47,24 +47,26 @@ def account_reports(engine: Engine, market: MarketData, name: str | None = None)
                 "usage": usage_all.get(account.name, Usage()).as_json(),
                 "usage_today": usage_today.get(account.name, Usage()).as_json(),
                 "turns": [_turn_json(t) for t in recent_turns(engine, account.name, last=RECENT_TURNS)],
-                "transactions": [
-                    {
-                        "timestamp": t.created_at.isoformat(),
-                        "symbol": t.symbol,
-                        "side": t.side,
-                        "quantity": t.quantity,
-                        "price": float(t.price),
-                        "total": float(t.total),
-                        "rationale": t.rationale,
-                    }
-                    for t in transaction_history(engine, account.name)
-                ],
+                "transactions": [transaction_json(t) for t in transaction_history(engine, account.name)],
             }
         )
     return reports
 
 
 RECENT_TURNS = 5
+
+
+def transaction_json(transaction) -> dict:
+    """One transaction row as ``floor report --json`` (and the dashboard) show it."""
+    return {
+        "timestamp": transaction.created_at.isoformat(),
+        "symbol": transaction.symbol,
+        "side": transaction.side,
+        "quantity": transaction.quantity,
+        "price": float(transaction.price),
+        "total": float(transaction.total),
+        "rationale": transaction.rationale,
+    }
 
 
 def _turn_json(turn) -> dict:

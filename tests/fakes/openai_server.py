@@ -34,6 +34,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from tests.fakes.loopback import LoopbackHTTPServer
+
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # its tokenizer must not go online
 
 Reply = dict[str, Any]
@@ -123,7 +125,7 @@ def stall(seconds: float, then: Reply | None = None) -> Reply:
 # --- the server ---
 
 
-class OpenAIServer:
+class OpenAIServer(LoopbackHTTPServer):
     """A scripted OpenAI-compatible server on 127.0.0.1, on a free port.
 
     Args:
@@ -138,42 +140,16 @@ class OpenAIServer:
             raise ValueError("prompt_tokens must be 'count' or 'scripted'")
         self.default = default
         self.prompt_tokens = prompt_tokens
+        super().__init__()
         if prompt_tokens == "count":
             import litellm  # noqa: F401 - imported here, once: a first import inside a handler thread can fail
         self.requests: list[RecordedRequest] = []
         self._scripts: dict[str, deque[Script]] = defaultdict(deque)
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
-        self._server: http.server.ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
 
-    # lifecycle
-
-    def start(self) -> OpenAIServer:
-        handler = type("Handler", (_Handler,), {"fake": self})
-        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self) -> OpenAIServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def port(self) -> int:
-        if self._server is None:
-            raise RuntimeError("the server is not running")
-        return self._server.server_address[1]
+    def handler_class(self) -> type[http.server.BaseHTTPRequestHandler]:
+        return type("Handler", (_Handler,), {"fake": self})
 
     @property
     def base_url(self) -> str:

@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from tests.fakes.loopback import LoopbackHTTPServer
+
 
 @dataclass
 class Route:
@@ -52,33 +54,15 @@ class Recorded:
         return json.loads(self.body)
 
 
-class WebServer:
+class WebServer(LoopbackHTTPServer):
     def __init__(self) -> None:
         self.routes: dict[str, Route] = {}
         self.requests: list[Recorded] = []
         self._lock = threading.Lock()
-        self._server: http.server.ThreadingHTTPServer | None = None
-        self.port = 0
+        super().__init__()
 
-    def start(self) -> WebServer:
-        handler = type("Handler", (_Handler,), {"web": self})
-        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self._server.daemon_threads = True
-        self.port = self._server.server_address[1]  # kept after stop, for assertions on URLs
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self) -> WebServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+    def handler_class(self) -> type[http.server.BaseHTTPRequestHandler]:
+        return type("Handler", (_Handler,), {"web": self})
 
     @property
     def base_url(self) -> str:
