@@ -59,9 +59,15 @@ def browser():
 
 
 def wait_for(condition, timeout: float = 15.0, what: str = "the page"):
+    """``condition()``'s first truthy result; an element Dash re-rendered mid-read means "not yet"."""
+    from selenium.common.exceptions import StaleElementReferenceException
+
     deadline = time.monotonic() + timeout
     while True:
-        result = condition()
+        try:
+            result = condition()
+        except StaleElementReferenceException:
+            result = None
         if result:
             return result
         if time.monotonic() > deadline:
@@ -113,10 +119,12 @@ def test_page_shows_every_trader_with_value_chart_log_and_leaderboard(
     # A line written now shows up at the top of its trader's log within a few polls.
     write_log(traded_floor, "Ray", "function", "get_balance() -> $10,000.00")
     ray_log = '.trader[data-trader="Ray"] .log .log-line'
-    first = wait_for(
-        lambda: browser.find_elements(By.CSS_SELECTOR, ray_log), timeout=5, what="Ray's new line"
-    )
-    assert "get_balance()" in first[0].text and "log-function" in first[0].get_attribute("class")
+
+    def newest_ray_line():
+        lines = browser.find_elements(By.CSS_SELECTOR, ray_log)
+        return lines and "get_balance()" in lines[0].text and lines[0].get_attribute("class")
+
+    assert "log-function" in wait_for(newest_ray_line, timeout=5, what="Ray's new line on top")
 
     # A burst of lines while the page polls: each shows once, newest on top, none lost.
     for i in range(40):
@@ -127,7 +135,7 @@ def test_page_shows_every_trader_with_value_chart_log_and_leaderboard(
         lambda: len(browser.find_elements(By.CSS_SELECTOR, george_log)) >= 42, timeout=10, what="the burst"
     )
     time.sleep(1.5)  # a few more polls: nothing may be added twice
-    texts = [e.text for e in browser.find_elements(By.CSS_SELECTOR, george_log)]
+    texts = wait_for(lambda: [e.text for e in browser.find_elements(By.CSS_SELECTOR, george_log)])
     burst = [t.split("] ", 1)[1] for t in texts if "burst line" in t]
     assert burst == [f"burst line {i:02d}" for i in reversed(range(40))]
     assert len(texts) == 42
@@ -139,7 +147,8 @@ def test_page_shows_every_trader_with_value_chart_log_and_leaderboard(
     wait_for(
         lambda: browser.find_element(By.CSS_SELECTOR, warren_value).text == "$10,146.90", what="the refresh"
     )
-    assert "SPY buy & hold $10,361.00" in browser.find_element(By.ID, "leaderboard").text
+    board = wait_for(lambda: browser.find_element(By.ID, "leaderboard").text, what="the leaderboard")
+    assert "SPY buy & hold $10,361.00" in board
 
     shot = tmp_path / "dashboard.png"
     assert browser.save_screenshot(str(shot))
