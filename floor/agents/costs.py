@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from decimal import Decimal
 
 PRICE_PLACES = Decimal("0.000001")  # the turns.cost column keeps micro-dollars
@@ -13,7 +12,6 @@ def call_cost(model_id: str, input_tokens: int, output_tokens: int) -> Decimal |
     """Dollars for one call of ``model_id`` (a litellm model string); ``None`` if it has no price."""
     if model_id.startswith(FREE_PREFIXES):
         return Decimal(0)
-    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # never fetch the map at run time
     import litellm
 
     try:

@@ -7,6 +7,7 @@ so a trader's researcher is costed and budgeted with the trader.
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -80,9 +81,14 @@ class TurnMeter:
 
 
 def transient_errors() -> tuple[type[BaseException], ...]:
-    """Provider errors worth another try: rate limits, server errors, timeouts, lost connections."""
-    import litellm
+    """Provider errors worth another try: rate limits, server errors, timeouts, lost connections.
 
+    None while litellm is not loaded: nothing can have raised its errors then, and an offline turn
+    should not pay for importing it.
+    """
+    litellm = sys.modules.get("litellm")
+    if litellm is None:
+        return ()
     return (
         litellm.RateLimitError,
         litellm.InternalServerError,
@@ -105,18 +111,21 @@ def retry_after(exc: BaseException | None) -> float | None:
 
 def describe_failure(exc: BaseException) -> str:
     """What went wrong with a model call, in words a user can act on (never with a key in it)."""
-    import litellm
-
+    litellm = sys.modules.get("litellm")  # not loaded: not a provider's error
     status = getattr(exc, "status_code", None)
     kinds = (
-        (litellm.AuthenticationError, "the provider rejected the API key"),
-        (litellm.PermissionDeniedError, "the provider denied access to the model"),
-        (litellm.NotFoundError, "the provider does not know the model"),
-        (litellm.RateLimitError, "the provider is rate-limiting requests"),
-        (litellm.Timeout, "the provider did not answer in time"),
-        (litellm.APIConnectionError, "the provider could not be reached"),
-        (litellm.ContextWindowExceededError, "the conversation outgrew the model's context window"),
-        (litellm.BadRequestError, "the provider rejected the request"),
+        ()
+        if litellm is None
+        else (
+            (litellm.AuthenticationError, "the provider rejected the API key"),
+            (litellm.PermissionDeniedError, "the provider denied access to the model"),
+            (litellm.NotFoundError, "the provider does not know the model"),
+            (litellm.RateLimitError, "the provider is rate-limiting requests"),
+            (litellm.Timeout, "the provider did not answer in time"),
+            (litellm.APIConnectionError, "the provider could not be reached"),
+            (litellm.ContextWindowExceededError, "the conversation outgrew the model's context window"),
+            (litellm.BadRequestError, "the provider rejected the request"),
+        )
     )
     what = next((text for kind, text in kinds if isinstance(exc, kind)), None)
     if what is None:

@@ -10,8 +10,6 @@ rate-limit wait and the OpenAI client's retries are off.
 
 from __future__ import annotations
 
-import os
-
 from smolagents import Model
 
 from floor.errors import ConfigurationError
@@ -57,7 +55,6 @@ def build_model(profile: TraderProfile, settings: Settings) -> Model:
 
         return OfflineStrategyModel(style=profile.style)
     api_key, api_base = provider_credentials(profile.model, settings)
-    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # litellm must not fetch its map
     import litellm
     from smolagents import LiteLLMModel
 
