@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 from typing import Literal
 
@@ -97,8 +98,11 @@ class Settings(BaseSettings):
     model_retry_wait_seconds: float = Field(
         default=2.0, ge=0, le=120, description="First wait before a retry; doubles each time."
     )
-    daily_budget_dollars: float = Field(
-        default=1.0, ge=0, description="Most a trader may spend on models per UTC day; 0 = no limit."
+    daily_budget_dollars: Decimal = Field(
+        default=Decimal("1.00"),
+        ge=0,
+        decimal_places=6,
+        description="Most a trader may spend on models per UTC day; 0 = no limit.",
     )
     max_step_errors: int = Field(
         default=3, ge=1, le=30, description="Consecutive failed agent steps that end a turn."

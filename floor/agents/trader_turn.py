@@ -17,7 +17,6 @@ import sys
 from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Engine
@@ -157,7 +156,7 @@ def run_turn(engine: Engine, settings: Settings, request: TurnRequest, database_
         engine, profile.name, request.cycle_id, redact=redact, max_errors=settings.max_step_errors
     )
     tracer.log("trace", f"Turn started: {kind} with {profile.model}")
-    budget = Decimal(repr(settings.daily_budget_dollars)) if settings.daily_budget_dollars else None
+    budget = settings.daily_budget_dollars or None
     meter = TurnMeter(budget=budget, spent_before=spent_since(engine, profile.name, start_of_day()))
     context = TurnContext(engine, settings, request, database_url, meter, redact, tracer)
     try:
