@@ -30,12 +30,6 @@ KEY = "sk-llmturn-0123456789-DISTINCTIVE"
 BUY = {"symbol": "AAPL", "quantity": 3, "rationale": "Apple trades below fair value on my numbers."}
 
 
-@pytest.fixture
-def llm():
-    with OpenAIServer() as server:
-        yield server
-
-
 def llm_settings(database_url: str, llm: OpenAIServer, **overrides) -> Settings:
     values = {
         "database_url": database_url,

@@ -47,12 +47,6 @@ INJECTION_PAGE = """<html><head><title>AAPL outlook</title></head><body>
 
 
 @pytest.fixture
-def llm():
-    with OpenAIServer() as server:
-        yield server
-
-
-@pytest.fixture
 def web():
     with WebServer() as server:
         yield server
