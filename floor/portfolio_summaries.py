@@ -13,39 +13,22 @@ from collections import defaultdict
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from sqlalchemy import Engine, String, column, func, select, true
-from sqlalchemy.dialects.postgresql import array
+from sqlalchemy import Engine, select
 
 from floor.accounts import list_accounts
 from floor.market import MarketData
 from floor.metrics import win_rate
-from floor.price_cache import price_map
+from floor.price_cache import latest_quotes, price_map
 from floor.reports import transaction_json
-from floor.schema import positions, prices, transactions
+from floor.schema import positions, transactions
 from floor.valuation import value_positions
 
 RECENT_TRANSACTIONS = 10
 
 
 def newest_prices(engine: Engine, symbols: set[str]) -> dict[str, Decimal]:
-    """The newest cached price of each symbol (by fetch time, then id), as ``floor report`` uses.
-
-    One index probe per symbol (a lateral LIMIT 1), not a sort of every cached price.
-    """
-    if not symbols:
-        return {}
-    listed = func.unnest(array(sorted(symbols), type_=String))
-    wanted = listed.table_valued(column("symbol", String)).render_derived(name="wanted")
-    newest = (
-        select(prices.c.price)
-        .where(prices.c.symbol == wanted.c.symbol)
-        .order_by(prices.c.fetched_at.desc(), prices.c.id.desc())
-        .limit(1)
-        .lateral()
-    )
-    query = select(wanted.c.symbol, newest.c.price).select_from(wanted).join(newest, true())
-    with engine.connect() as conn:
-        return {symbol: price for symbol, price in conn.execute(query)}
+    """The newest cached price of each symbol (by fetch time, then id), as ``floor report`` uses."""
+    return price_map(latest_quotes(engine, symbols))
 
 
 def account_summaries(engine: Engine, market: MarketData, recent: int = RECENT_TRANSACTIONS) -> list[dict]:

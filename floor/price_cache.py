@@ -12,7 +12,8 @@ from collections.abc import Iterable
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
-from sqlalchemy import Engine, func, insert, select, text
+from sqlalchemy import Engine, String, column, func, insert, select, text, true
+from sqlalchemy.dialects.postgresql import array
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from floor.errors import TradeRejected
@@ -69,16 +70,30 @@ def cycle_quotes(engine: Engine, cycle_id: int) -> dict[str, Quote]:
 def latest_quotes(
     engine: Engine, symbols: Iterable[str] | None = None, *, source: str | None = None
 ) -> dict[str, Quote]:
-    """The newest cached price of each symbol (of ``symbols``, or of all; of one source, or any)."""
-    query = (
-        select(prices)
-        .distinct(prices.c.symbol)  # DISTINCT ON (symbol)
-        .order_by(prices.c.symbol, prices.c.fetched_at.desc(), prices.c.id.desc())
-    )
-    if symbols is not None:
-        query = query.where(prices.c.symbol.in_(list(symbols)))
-    if source is not None:
-        query = query.where(prices.c.source == source)
+    """The newest cached price of each symbol (of ``symbols``, or of all; of one source, or any).
+
+    For named symbols, one index probe each (a lateral ``LIMIT 1``), not a sort of every cached
+    price: with a year of hourly prices that is milliseconds instead of a few hundred.
+    """
+    if symbols is None:
+        query = select(prices).distinct(prices.c.symbol)  # DISTINCT ON (symbol)
+        if source is not None:
+            query = query.where(prices.c.source == source)
+        query = query.order_by(prices.c.symbol, prices.c.fetched_at.desc(), prices.c.id.desc())
+    else:
+        names = sorted(set(symbols))
+        if not names:
+            return {}
+        wanted = (
+            func.unnest(array(names, type_=String))
+            .table_valued(column("symbol", String))
+            .render_derived(name="wanted")
+        )
+        newest = select(prices).where(prices.c.symbol == wanted.c.symbol)
+        if source is not None:
+            newest = newest.where(prices.c.source == source)
+        newest = newest.order_by(prices.c.fetched_at.desc(), prices.c.id.desc()).limit(1).lateral()
+        query = select(newest).select_from(wanted).join(newest, true())
     with engine.connect() as conn:
         return {row.symbol: _quote(row) for row in conn.execute(query)}
 
