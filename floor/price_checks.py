@@ -16,7 +16,7 @@ from decimal import Decimal
 from typing import Any
 
 from floor.market import Quote
-from floor.quality import CheckResult, QualityReport, _check_result
+from floor.quality import CheckResult, QualityReport, check_result
 
 SUITE = "price_batch"
 
@@ -80,7 +80,7 @@ def check_price_batch(
         gx.ExpectationSuite(name=SUITE, expectations=expectations),
         result_format={"result_format": "COMPLETE", "unexpected_index_column_names": ["symbol"]},
     )
-    results: list[CheckResult] = [_check_result(SUITE, r, ["symbol"]) for r in outcome.results]
+    results: list[CheckResult] = [check_result(SUITE, r, ["symbol"]) for r in outcome.results]
     return QualityReport(tuple(results))
 
 

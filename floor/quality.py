@@ -59,6 +59,10 @@ class QualityReport:
         """The checks that failed."""
         return [result for result in self.results if not result.success]
 
+    def failure_summary(self) -> str:
+        """The failed checks on one line, for a log line or an error."""
+        return "; ".join(f"{r.suite}.{r.expectation}({r.column}): {r.observed}" for r in self.failures())
+
     def as_markdown(self) -> str:
         """A markdown table of every check, for a Prefect markdown artifact."""
         passed = len(self.results) - len(self.failures())
@@ -154,7 +158,7 @@ def check_cycle_data(
             gx.ExpectationSuite(name=name, expectations=expectations),
             result_format={"result_format": "COMPLETE", "unexpected_index_column_names": keys},
         )
-        results.extend(_check_result(name, result, keys) for result in outcome.results)
+        results.extend(check_result(name, result, keys) for result in outcome.results)
     return QualityReport(tuple(results))
 
 
@@ -214,7 +218,8 @@ def _to_float(value: Any) -> float | None:
     return None if value is None else float(value)
 
 
-def _check_result(suite: str, result: Any, keys: list[str]) -> CheckResult:
+def check_result(suite: str, result: Any, keys: list[str]) -> CheckResult:
+    """One Great Expectations validation result as a row of our report (suites share this mapping)."""
     config = result.expectation_config
     column = config.kwargs.get("column") or ", ".join(config.kwargs.get("column_list") or []) or None
     return CheckResult(

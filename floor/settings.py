@@ -160,6 +160,11 @@ class Settings(BaseSettings):
         return value
 
     @property
+    def open_sessions(self) -> frozenset[str]:
+        """The market sessions the gate and ``is_market_open`` count as open."""
+        return frozenset(self.market_open_statuses.split(","))
+
+    @property
     def default_model(self) -> str:
         """The model every trader uses unless configured otherwise."""
         if self.floor_model:

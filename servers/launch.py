@@ -18,7 +18,8 @@ def run_server(kind: str, trader: str, *, turn_key: str | None = None, cycle_id:
     if kind in ("push", "memory", "research"):
         _research_server(kind, Settings(), trader).run("stdio")
         return
-    binding = bind_trader(Settings(), trader, turn_key=turn_key, cycle_id=cycle_id)
+    settings = Settings()
+    binding = bind_trader(settings, trader, turn_key=turn_key, cycle_id=cycle_id)
     if kind == "accounts":
         from servers.accounts_server import build_accounts_server
 
@@ -26,7 +27,7 @@ def run_server(kind: str, trader: str, *, turn_key: str | None = None, cycle_id:
     else:
         from servers.market_server import build_market_server
 
-        server = build_market_server(binding, Settings().market_open_statuses)
+        server = build_market_server(binding, settings.open_sessions)
     server.run("stdio")
 
 

@@ -12,7 +12,9 @@ from floor.tool_results import DailyCloseResult, MarketStatusResult, PriceHistor
 from servers.binding import TraderBinding
 
 
-def build_market_server(binding: TraderBinding, open_sessions: str = "open") -> FastMCP:
+def build_market_server(
+    binding: TraderBinding, open_sessions: frozenset[str] = frozenset({"open"})
+) -> FastMCP:
     """The market tools for one trader; ``open_sessions`` is MARKET_OPEN_STATUSES, e.g. ``open``."""
     server = FastMCP("market_server", log_level="WARNING")
     book = binding.prices
@@ -68,7 +70,7 @@ def build_market_server(binding: TraderBinding, open_sessions: str = "open") -> 
         from floor.market.calendar import market_status
 
         # The NYSE calendar, not the market API: a trader's question costs no upstream request.
-        status = market_status(datetime.now(UTC), frozenset(open_sessions.split(",")))
+        status = market_status(datetime.now(UTC), open_sessions)
         return MarketStatusResult(
             open=status.open,
             as_of=status.as_of,

@@ -14,9 +14,7 @@ from tasks import runtime
 @task(name="check-market-open")
 def check_market_open() -> MarketStatus:
     """Whether the market counts as open now: Polygon's status with a key, else the NYSE calendar."""
-    settings = runtime.settings()
-    open_sessions = frozenset(settings.market_open_statuses.split(","))
-    status = gate_status(runtime.market(), datetime.now(UTC), open_sessions)
+    status = gate_status(runtime.market(), datetime.now(UTC), runtime.settings().open_sessions)
     logger = get_run_logger()
     if status.note:
         logger.warning(status.note)

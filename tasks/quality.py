@@ -29,7 +29,7 @@ def check_data_quality(cycle_id: int) -> bool:
         description=f"Data-quality checks of cycle {cycle_id}",
     )
     if not report.success:
-        failed = "; ".join(f"{r.suite}.{r.expectation}({r.column}): {r.observed}" for r in report.failures())
+        failed = report.failure_summary()
         get_run_logger().error("Data-quality checks failed: %s", failed)
         raise DataQualityError(f"data-quality checks failed: {failed}")
     get_run_logger().info("All %d data-quality checks passed", len(report.results))
@@ -53,7 +53,7 @@ def check_price_batch(batch: PriceBatch) -> bool:
         description=f"Checks of a {batch.source} batch",
     )
     if not report.success:
-        failed = "; ".join(f"{r.expectation}({r.column}): {r.observed}" for r in report.failures())
+        failed = report.failure_summary()
         get_run_logger().error(
             "Price batch from %s failed its checks and is not used: %s", batch.source, failed
         )

@@ -89,7 +89,7 @@ def test_is_market_open_counts_extended_hours_when_configured(floor, polygon):
     binding = TraderBinding(trader="Warren", engine=floor, prices=PriceBook(floor, market_for(polygon)))
 
     async def ask(open_sessions: str):
-        server = build_market_server(binding, open_sessions)
+        server = build_market_server(binding, frozenset(open_sessions.split(",")))
         async with create_connected_server_and_client_session(server) as session:
             return json.loads((await session.call_tool("is_market_open", {})).content[0].text)
 
