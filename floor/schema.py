@@ -200,3 +200,19 @@ daily_closes = Table(
     Column("fetched_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     CheckConstraint("close > 0", name="ck_daily_closes_positive"),
 )
+
+# One row per turn's tool credential. Only a hash of the token is kept: a leaked table grants nothing.
+tool_tokens = Table(
+    "tool_tokens",
+    metadata,
+    Column("id", BigInteger, primary_key=True),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("account_id", Integer, ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+    Column("turn_key", String(200), nullable=False),
+    Column("cycle_id", Integer, ForeignKey("cycles.id", ondelete="CASCADE")),
+    Column("kinds", String(200), nullable=False),
+    Column("issued_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("revoked_at", DateTime(timezone=True)),
+    Index("ix_tool_tokens_expires_at", "expires_at"),
+)
