@@ -138,6 +138,29 @@ class Settings(BaseSettings):
     dashboard_log_poll_ms: int = Field(default=500, ge=100, le=60_000)
     dashboard_refresh_seconds: int = Field(default=120, ge=5, le=24 * 3600)
 
+    # Tool service (the MCP servers over streamable HTTP)
+    tools_url: str | None = Field(
+        default=None,
+        description="A running tool service (http://host:8765) for turns to use; unset or not answering: "
+        "each cycle serves its tools in its own process.",
+    )
+    tools_host: str = Field(default="127.0.0.1", description="Address `floor tools` binds.")
+    tools_port: int = Field(default=8765, ge=1, le=65535, description="Port `floor tools` binds.")
+    tools_allowed_hosts: str | None = Field(
+        default=None,
+        description="Host names (host or host:port, comma-separated) the service answers besides loopback, "
+        "e.g. behind a TLS proxy.",
+    )
+    tool_token_ttl_seconds: int = Field(
+        default=7200, ge=60, le=7 * 24 * 3600, description="How long a turn's tool token lives at most."
+    )
+    tool_call_timeout_seconds: float = Field(
+        default=60.0, gt=0, le=3600, description="How long a turn waits for one tool call."
+    )
+    tools_max_request_bytes: int = Field(
+        default=1_048_576, ge=4096, le=64 * 1_048_576, description="Largest request body the service reads."
+    )
+
     # Schedule
     run_every_n_minutes: int = Field(default=60, ge=1, le=24 * 60)
     run_even_when_market_is_closed: bool = False

@@ -1,11 +1,13 @@
 """The accounts MCP server: one trader's cash, holdings, trades and strategy.
 
-No tool takes an account name: the server is bound to its trader when it starts, so a trader
-can never touch another's account.
+No tool takes an account name: every call acts for the trader its binding names (fixed when a
+stdio server starts, the request's credential in the tool service), so a trader can never touch
+another's account.
 """
 
 from __future__ import annotations
 
+import anyio.to_thread
 from mcp.server.fastmcp import FastMCP
 from mcp.server.fastmcp.exceptions import ResourceError, ToolError
 
@@ -13,7 +15,7 @@ from floor import accounts, ledger
 from floor.errors import TradeRejected
 from floor.money import cents
 from floor.tool_results import Balance, Holdings, Position, StrategyChanged, TradeReceipt
-from servers.binding import TraderBinding
+from servers.binding import BindingSource, TraderBinding, bound_tools
 
 
 def _receipt(trade: ledger.Trade) -> TradeReceipt:
@@ -32,19 +34,23 @@ def _receipt(trade: ledger.Trade) -> TradeReceipt:
     )
 
 
-def build_accounts_server(binding: TraderBinding) -> FastMCP:
-    """A FastMCP server whose tools act on ``binding.trader``'s account only."""
-    server = FastMCP("accounts_server", log_level="WARNING")
-    trader = binding.trader
+def build_accounts_server(source: BindingSource, **options: object) -> FastMCP:
+    """A FastMCP server whose tools act on the account of the trader ``source`` binds each call to.
 
-    @server.tool()
-    def get_balance() -> Balance:
+    ``options`` go to FastMCP (the tool service passes its auth and transport settings).
+    """
+    server = FastMCP("accounts_server", log_level="WARNING", **options)
+    tool = bound_tools(server, source)
+
+    @tool
+    def get_balance(binding: TraderBinding) -> Balance:
         """Get the cash balance of your account, in dollars."""
-        return Balance(trader=trader, cash=float(ledger.balance(binding.engine, trader)))
+        return Balance(trader=binding.trader, cash=float(ledger.balance(binding.engine, binding.trader)))
 
-    @server.tool()
-    def get_holdings() -> Holdings:
+    @tool
+    def get_holdings(binding: TraderBinding) -> Holdings:
         """Get the shares you hold, symbol by symbol, with the average cost paid per share."""
+        trader = binding.trader
         held = ledger.holdings(binding.engine, trader)
         return Holdings(
             trader=trader,
@@ -54,12 +60,12 @@ def build_accounts_server(binding: TraderBinding) -> FastMCP:
             ],
         )
 
-    def _trade(side: str, symbol: str, quantity: int, rationale: str) -> TradeReceipt:
+    def _trade(binding: TraderBinding, side: str, symbol: str, quantity: int, rationale: str) -> TradeReceipt:
         order = ledger.buy if side == "buy" else ledger.sell
         try:
             trade = order(
                 binding.engine,
-                trader,
+                binding.trader,
                 symbol,
                 quantity,
                 rationale,
@@ -71,8 +77,8 @@ def build_accounts_server(binding: TraderBinding) -> FastMCP:
             raise ToolError(f"Trade rejected: {exc}") from exc
         return _receipt(trade)
 
-    @server.tool()
-    def buy_shares(symbol: str, quantity: int, rationale: str) -> TradeReceipt:
+    @tool
+    def buy_shares(binding: TraderBinding, symbol: str, quantity: int, rationale: str) -> TradeReceipt:
         """Buy shares at the current price plus a 0.2% spread, paid from your cash.
 
         Args:
@@ -80,10 +86,10 @@ def build_accounts_server(binding: TraderBinding) -> FastMCP:
             quantity: Whole number of shares to buy, at least 1.
             rationale: Why you buy, in a sentence; it is recorded with the trade.
         """
-        return _trade("buy", symbol, quantity, rationale)
+        return _trade(binding, "buy", symbol, quantity, rationale)
 
-    @server.tool()
-    def sell_shares(symbol: str, quantity: int, rationale: str) -> TradeReceipt:
+    @tool
+    def sell_shares(binding: TraderBinding, symbol: str, quantity: int, rationale: str) -> TradeReceipt:
         """Sell shares you hold at the current price minus a 0.2% spread.
 
         Args:
@@ -91,31 +97,36 @@ def build_accounts_server(binding: TraderBinding) -> FastMCP:
             quantity: Whole number of shares to sell, at least 1 and at most what you hold.
             rationale: Why you sell, in a sentence; it is recorded with the trade.
         """
-        return _trade("sell", symbol, quantity, rationale)
+        return _trade(binding, "sell", symbol, quantity, rationale)
 
-    @server.tool()
-    def change_strategy(strategy: str) -> StrategyChanged:
+    @tool
+    def change_strategy(binding: TraderBinding, strategy: str) -> StrategyChanged:
         """Replace your investment strategy with a new description.
 
         Args:
             strategy: The new strategy, in your own words (at most 2,000 characters).
         """
         try:
-            account = accounts.change_strategy(binding.engine, trader, strategy)
+            account = accounts.change_strategy(binding.engine, binding.trader, strategy)
         except TradeRejected as exc:
             raise ToolError(f"Strategy not changed: {exc}") from exc
-        return StrategyChanged(trader=trader, strategy=account.strategy)
+        return StrategyChanged(trader=binding.trader, strategy=account.strategy)
 
-    def _only_bound(name: str) -> None:
+    def _only_bound(binding: TraderBinding, name: str) -> str:
+        trader = binding.trader
         if name.strip().lower() != trader.lower():
             raise ResourceError(f"this server is bound to {trader}; it does not answer for {name!r}")
+        return trader
 
     @server.resource("accounts://accounts_server/{name}", mime_type="application/json")
-    def account_report(name: str) -> str:
+    async def account_report(name: str) -> str:
         """Your account: cash, holdings, strategy and recent transactions, as JSON."""
+        return await anyio.to_thread.run_sync(_account_json, source.current(), name)
+
+    def _account_json(binding: TraderBinding, name: str) -> str:
         import json
 
-        _only_bound(name)
+        trader = _only_bound(binding, name)
         with binding.engine.connect() as conn:
             account = accounts.get_account(conn, trader)
         recent = ledger.transaction_history(binding.engine, trader, last=10)
@@ -141,9 +152,12 @@ def build_accounts_server(binding: TraderBinding) -> FastMCP:
         )
 
     @server.resource("accounts://strategy/{name}", mime_type="text/plain")
-    def strategy(name: str) -> str:
+    async def strategy(name: str) -> str:
         """Your current investment strategy."""
-        _only_bound(name)
+        return await anyio.to_thread.run_sync(_strategy, source.current(), name)
+
+    def _strategy(binding: TraderBinding, name: str) -> str:
+        trader = _only_bound(binding, name)
         with binding.engine.connect() as conn:
             return accounts.get_account(conn, trader).strategy
 

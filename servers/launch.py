@@ -1,54 +1,55 @@
-"""Start one of the floor's MCP servers on stdio, bound to a trader."""
+"""The one launcher of the floor's MCP servers: every kind, built the same for both transports.
+
+:func:`build_server` makes the FastMCP server of one kind over a binding source: a fixed
+:class:`~servers.binding.TraderBinding` for stdio (:func:`run_server`, behind ``floor mcp``), or
+the tool service's per-token source (:mod:`servers.service`, behind ``floor tools``).
+"""
 
 from __future__ import annotations
 
 import argparse
 import os
 
-SERVER_KINDS = ("accounts", "market", "push", "memory", "research")
+from mcp.server.fastmcp import FastMCP
+
+from floor.settings import Settings
+from floor.tool_access import SERVER_KINDS
+from servers.binding import BindingSource
 
 
-def run_server(kind: str, trader: str, *, turn_key: str | None = None, cycle_id: int | None = None) -> None:
-    """Serve MCP on stdio until the client hangs up."""
-    from floor.settings import Settings
-    from servers.binding import bind_trader
-
-    if kind not in SERVER_KINDS:
-        raise SystemExit(f"unknown server {kind!r}; choose one of {', '.join(SERVER_KINDS)}")
-    if kind in ("push", "memory", "research"):
-        _research_server(kind, Settings(), trader).run("stdio")
-        return
-    settings = Settings()
-    binding = bind_trader(settings, trader, turn_key=turn_key, cycle_id=cycle_id)
+def build_server(kind: str, source: BindingSource, settings: Settings, **options: object) -> FastMCP:
+    """The ``kind`` server over ``source``; ``options`` go to FastMCP (auth, transport security)."""
     if kind == "accounts":
         from servers.accounts_server import build_accounts_server
 
-        server = build_accounts_server(binding)
-    else:
+        return build_accounts_server(source, **options)
+    if kind == "market":
         from servers.market_server import build_market_server
 
-        server = build_market_server(binding, settings.open_sessions)
-    server.run("stdio")
-
-
-def _research_server(kind: str, settings, trader: str):
-    """The push, memory or research server; none of them needs market data."""
-    from floor.traders import find_trader, load_traders
-
-    name = find_trader(load_traders(settings), trader).name
+        return build_market_server(source, settings.open_sessions, **options)
     if kind == "push":
         from floor.notify import build_notifier
         from servers.push_server import build_push_server
 
-        return build_push_server(build_notifier(settings), name)
+        return build_push_server(build_notifier(settings), source, **options)
     if kind == "research":
         from servers.research_server import build_research_server
 
-        return build_research_server(settings)
-    from floor.database import connect
-    from servers.memory_server import build_memory_server
+        return build_research_server(settings, source, **options)
+    if kind == "memory":
+        from servers.memory_server import build_memory_server
 
-    return build_memory_server(connect(settings, run_migrations=False), name)
+        return build_memory_server(source, **options)
+    raise SystemExit(f"unknown server {kind!r}; choose one of {', '.join(SERVER_KINDS)}")
+
+
+def run_server(kind: str, trader: str, *, turn_key: str | None = None, cycle_id: int | None = None) -> None:
+    """Serve MCP on stdio, bound to ``trader``, until the client hangs up."""
+    from servers.binding import bind_trader
+
+    settings = Settings()
+    binding = bind_trader(settings, trader, turn_key=turn_key, cycle_id=cycle_id)
+    build_server(kind, binding, settings).run("stdio")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -9,30 +9,34 @@ from mcp.server.fastmcp.exceptions import ToolError
 
 from floor.errors import FloorError, TradeRejected
 from floor.tool_results import DailyCloseResult, MarketStatusResult, PriceHistory, QuoteResult
-from servers.binding import TraderBinding
+from servers.binding import BindingSource, TraderBinding, bound_tools
 
 
 def build_market_server(
-    binding: TraderBinding, open_sessions: frozenset[str] = frozenset({"open"})
+    source: BindingSource, open_sessions: frozenset[str] = frozenset({"open"}), **options: object
 ) -> FastMCP:
-    """The market tools for one trader; ``open_sessions`` is MARKET_OPEN_STATUSES, e.g. ``open``."""
-    server = FastMCP("market_server", log_level="WARNING")
-    book = binding.prices
+    """The market tools of the trader ``source`` binds each call to (the prices of its cycle).
 
-    def _symbol(symbol: str) -> str:
+    ``open_sessions`` is MARKET_OPEN_STATUSES, e.g. ``open``; ``options`` go to FastMCP.
+    """
+    server = FastMCP("market_server", log_level="WARNING", **options)
+    tool = bound_tools(server, source)
+
+    def _symbol(book, symbol: str) -> str:
         try:
             return book.resolve(symbol)
         except TradeRejected as exc:
             raise ToolError(str(exc)) from exc
 
-    @server.tool()
-    def lookup_share_price(symbol: str) -> QuoteResult:
+    @tool
+    def lookup_share_price(binding: TraderBinding, symbol: str) -> QuoteResult:
         """Get the current price of one share.
 
         Args:
             symbol: Ticker symbol, e.g. AAPL.
         """
-        cleaned = _symbol(symbol)
+        book = binding.prices
+        cleaned = _symbol(book, symbol)
         quote = book.quote(cleaned)
         if quote is None:
             raise ToolError(f"no price for {cleaned} is available right now")
@@ -45,15 +49,16 @@ def build_market_server(
             age_minutes=int((datetime.now(UTC) - quote.as_of).total_seconds() // 60) if quote.stale else None,
         )
 
-    @server.tool()
-    def get_price_history(symbol: str, days: int = 30) -> PriceHistory:
+    @tool
+    def get_price_history(binding: TraderBinding, symbol: str, days: int = 30) -> PriceHistory:
         """Get daily closing prices of one symbol, oldest first.
 
         Args:
             symbol: Ticker symbol, e.g. AAPL.
             days: How many trading days back, from 1 to 365.
         """
-        cleaned = _symbol(symbol)
+        book = binding.prices
+        cleaned = _symbol(book, symbol)
         try:
             closes = book.history(cleaned, days)
         except TradeRejected as exc:
@@ -64,8 +69,8 @@ def build_market_server(
             symbol=cleaned, closes=[DailyCloseResult(day=c.day, close=float(c.close)) for c in closes]
         )
 
-    @server.tool()
-    def is_market_open() -> MarketStatusResult:
+    @tool
+    def is_market_open(binding: TraderBinding) -> MarketStatusResult:
         """Tell whether the US stock market (NYSE) is open now, and when it next opens and closes."""
         from floor.market.calendar import market_status
 

@@ -1,6 +1,6 @@
 """The memory MCP server: one trader's knowledge graph, with the reference memory server's tools.
 
-No tool takes a trader's name: the server is bound to its trader when it starts.
+No tool takes a trader's name: every call acts for the trader its binding names.
 """
 
 from __future__ import annotations
@@ -11,8 +11,6 @@ from typing import TypeVar
 from mcp.server.fastmcp import FastMCP
 from mcp.server.fastmcp.exceptions import ToolError
 from pydantic import BaseModel
-from sqlalchemy import Engine
-
 from floor import memory
 from floor.errors import FloorError
 from floor.memory import (
@@ -23,6 +21,7 @@ from floor.memory import (
     ObservationsAdded,
     Relation,
 )
+from servers.binding import BindingSource, TraderBinding, bound_tools
 
 T = TypeVar("T")
 
@@ -49,92 +48,93 @@ class ObservationsResult(BaseModel):
     added: list[ObservationsAdded]
 
 
-def build_memory_server(engine: Engine, trader: str) -> FastMCP:
-    """A FastMCP server whose tools read and write ``trader``'s knowledge graph only."""
-    server = FastMCP("memory_server", log_level="WARNING")
+def build_memory_server(source: BindingSource, **options: object) -> FastMCP:
+    """A FastMCP server whose tools read and write the bound trader's knowledge graph only."""
+    server = FastMCP("memory_server", log_level="WARNING", **options)
+    tool = bound_tools(server, source)
 
-    def _run(operation: Callable[..., T], *args: object) -> T:
+    def _run(binding: TraderBinding, operation: Callable[..., T], *args: object) -> T:
         try:
-            return operation(engine, trader, *args)
+            return operation(binding.engine, binding.trader, *args)
         except FloorError as exc:
             raise ToolError(f"Memory unchanged: {exc}") from exc
 
-    @server.tool()
-    def create_entities(entities: list[Entity]) -> EntitiesCreated:
+    @tool
+    def create_entities(binding: TraderBinding, entities: list[Entity]) -> EntitiesCreated:
         """Create entities in your knowledge graph; names that already exist are skipped.
 
         Args:
             entities: Entities, each with a name, an entityType and observations (facts, may be empty).
         """
-        return EntitiesCreated(created=_run(memory.create_entities, entities))
+        return EntitiesCreated(created=_run(binding, memory.create_entities, entities))
 
-    @server.tool()
-    def create_relations(relations: list[Relation]) -> RelationsCreated:
+    @tool
+    def create_relations(binding: TraderBinding, relations: list[Relation]) -> RelationsCreated:
         """Create relations between existing entities, e.g. {from: TSMC, to: NVDA, relationType: supplies}.
 
         Args:
             relations: Relations, each with from, to and relationType (active voice).
         """
-        return RelationsCreated(created=_run(memory.create_relations, relations))
+        return RelationsCreated(created=_run(binding, memory.create_relations, relations))
 
-    @server.tool()
-    def add_observations(observations: list[ObservationAddition]) -> ObservationsResult:
+    @tool
+    def add_observations(binding: TraderBinding, observations: list[ObservationAddition]) -> ObservationsResult:
         """Add facts to existing entities; facts already recorded are skipped.
 
         Args:
             observations: Items with entityName and contents (the new facts).
         """
-        return ObservationsResult(added=_run(memory.add_observations, observations))
+        return ObservationsResult(added=_run(binding, memory.add_observations, observations))
 
-    @server.tool()
-    def delete_entities(entityNames: list[str]) -> Done:  # noqa: N803 - the reference server's name
+    @tool
+    def delete_entities(binding: TraderBinding, entityNames: list[str]) -> Done:  # noqa: N803 - the reference server's name
         """Delete entities with their observations and relations.
 
         Args:
             entityNames: Names of the entities to delete.
         """
-        deleted = _run(memory.delete_entities, entityNames)
+        deleted = _run(binding, memory.delete_entities, entityNames)
         return Done(message=f"deleted {len(deleted)} entities: {', '.join(deleted)}")
 
-    @server.tool()
-    def delete_observations(deletions: list[ObservationDeletion]) -> Done:
+    @tool
+    def delete_observations(binding: TraderBinding, deletions: list[ObservationDeletion]) -> Done:
         """Delete facts from existing entities.
 
         Args:
             deletions: Items with entityName and observations (the facts to remove).
         """
-        return Done(message=f"deleted {_run(memory.delete_observations, deletions)} observations")
+        return Done(message=f"deleted {_run(binding, memory.delete_observations, deletions)} observations")
 
-    @server.tool()
-    def delete_relations(relations: list[Relation]) -> Done:
+    @tool
+    def delete_relations(binding: TraderBinding, relations: list[Relation]) -> Done:
         """Delete relations between existing entities.
 
         Args:
             relations: Relations, each with from, to and relationType.
         """
-        return Done(message=f"deleted {_run(memory.delete_relations, relations)} relations")
+        return Done(message=f"deleted {_run(binding, memory.delete_relations, relations)} relations")
 
-    @server.tool()
-    def read_graph() -> KnowledgeGraph:
+    @tool
+    def read_graph(binding: TraderBinding) -> KnowledgeGraph:
         """Read your whole knowledge graph: every entity with its observations, and every relation."""
-        return _run(memory.read_graph)
+        return _run(binding, memory.read_graph)
 
-    @server.tool()
-    def search_nodes(query: str) -> KnowledgeGraph:
+    @tool
+    def search_nodes(binding: TraderBinding, query: str) -> KnowledgeGraph:
         """Find entities whose name, type or observations contain the query (any case).
 
         Args:
             query: Text to look for, e.g. 'semiconductor'.
         """
-        return _run(memory.search_nodes, query)
+        return _run(binding, memory.search_nodes, query)
 
-    @server.tool()
-    def open_nodes(names: list[str]) -> KnowledgeGraph:
+    @tool
+    def open_nodes(binding: TraderBinding, names: list[str]) -> KnowledgeGraph:
         """Open entities by name, with the relations among them.
 
         Args:
             names: Entity names to open.
         """
-        return _run(memory.open_nodes, names)
+        return _run(binding, memory.open_nodes, names)
 
     return server

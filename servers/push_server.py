@@ -7,6 +7,7 @@ from mcp.server.fastmcp.exceptions import ToolError
 from pydantic import BaseModel, Field
 
 from floor.notify import NotificationRejected, Notifier
+from servers.binding import BindingSource, TraderBinding, bound_tools
 
 
 class PushOutcome(BaseModel):
@@ -17,19 +18,19 @@ class PushOutcome(BaseModel):
     detail: str
 
 
-def build_push_server(notifier: Notifier, trader: str) -> FastMCP:
-    """A FastMCP server whose pushes are titled with ``trader``'s name."""
-    server = FastMCP("push_server", log_level="WARNING")
+def build_push_server(notifier: Notifier, source: BindingSource, **options: object) -> FastMCP:
+    """A FastMCP server whose pushes are titled with the bound trader's name."""
+    server = FastMCP("push_server", log_level="WARNING", **options)
 
-    @server.tool()
-    def push(message: str) -> PushOutcome:
+    @bound_tools(server, source)
+    def push(binding: TraderBinding, message: str) -> PushOutcome:
         """Send a short push notification to the floor's owner, e.g. a summary of the trades you made.
 
         Args:
             message: The text to send, at most 1,024 characters.
         """
         try:
-            result = notifier.push(message, title=f"Trading Floor: {trader}")
+            result = notifier.push(message, title=f"Trading Floor: {binding.trader}")
         except NotificationRejected as exc:
             raise ToolError(f"Not sent: {exc}") from exc
         return PushOutcome(status=result.status, detail=result.detail)

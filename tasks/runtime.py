@@ -9,6 +9,7 @@ import functools
 
 from sqlalchemy import Engine
 
+from floor.agents.tool_servers import ToolService
 from floor.errors import TransientError
 from floor.market import MarketData
 from floor.settings import Settings
@@ -35,6 +36,33 @@ def market() -> MarketData:
 
 def database_url() -> str:
     return engine().url.render_as_string(hide_password=False)
+
+
+def tool_service() -> ToolService:
+    """The tool service a turn connects to: the one TOOLS_URL names if it answers, else our own.
+
+    Asked once per turn, so a service that went away between turns is replaced, not waited for.
+    """
+    from servers.service import is_serving
+
+    config = settings()
+    if config.tools_url:
+        if is_serving(config.tools_url):
+            return ToolService(config.tools_url, config.tool_call_timeout_seconds)
+        import logging
+
+        logging.getLogger(__name__).warning(
+            "the tool service at %s does not answer; serving the tools in this process", config.tools_url
+        )
+    return ToolService(_local_tool_service().url, config.tool_call_timeout_seconds)
+
+
+@functools.cache
+def _local_tool_service():
+    """A tool service on a thread of this process, on a free loopback port, until the process ends."""
+    from servers.service import start_in_process
+
+    return start_in_process(settings(), database_url())
 
 
 def is_transient(task, task_run, state) -> bool:

@@ -15,7 +15,7 @@ from tasks import runtime
 async def play_turn(request: TurnRequest) -> TurnOutcome:
     """Run the trader's agent in a worker thread, so several traders play at once."""
     outcome = await asyncio.to_thread(
-        run_turn, runtime.engine(), runtime.settings(), request, runtime.database_url()
+        lambda: run_turn(runtime.engine(), runtime.settings(), request, runtime.tool_service())
     )
     logger = get_run_logger()
     logger.info(

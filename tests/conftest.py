@@ -80,6 +80,31 @@ def floor(engine: Engine, settings: Settings) -> Engine:
     return engine
 
 
+@pytest.fixture
+def serve_tools(migrated_engine: Engine):
+    """Start a tool service on a loopback port for the given settings; stopped after the test."""
+    from contextlib import ExitStack
+
+    from floor.agents.tool_servers import ToolService
+    from floor.market.factory import build_market
+    from servers.service import ToolServiceThread, build_tool_app
+
+    with ExitStack() as stack:
+
+        def start(config: Settings, market=None) -> ToolService:
+            app = build_tool_app(config, migrated_engine, market or build_market(config))
+            running = stack.enter_context(ToolServiceThread(app))
+            return ToolService(running.url, config.tool_call_timeout_seconds)
+
+        yield start
+
+
+@pytest.fixture
+def tool_service(serve_tools, settings: Settings):
+    """The tool service for the default test settings (simulated market, offline)."""
+    return serve_tools(settings)
+
+
 @pytest.fixture(scope="session")
 def prefect_api():
     """A Prefect API for the whole session: one temporary server, not one per flow run."""

@@ -14,6 +14,7 @@ from smolagents import Model
 
 from floor.errors import ConfigurationError
 from floor.settings import Settings
+from floor.tool_access import SERVER_KINDS
 from floor.traders import TraderProfile
 
 # litellm provider prefix -> the settings fields holding its key (first set wins) and base URL.
@@ -67,3 +68,12 @@ def build_model(profile: TraderProfile, settings: Settings) -> Model:
         timeout=settings.model_timeout_seconds,
         max_retries=0,
     )
+
+
+def server_kinds(model: Model) -> tuple[str, ...]:
+    """The tool servers a turn opens for ``model``: what the model declares, else every kind.
+
+    A language model gets them all (push on the turn; research and memory through its
+    researcher); the offline strategy model declares that it acts on accounts and market only.
+    """
+    return tuple(getattr(model, "server_kinds", SERVER_KINDS))

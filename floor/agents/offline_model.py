@@ -96,6 +96,9 @@ class OfflineStrategyModel(Model):
         **kwargs: Passed to ``smolagents.Model``; ``model_id`` defaults to ``offline/<style>``.
     """
 
+    # It plays by rules through these tools alone: no push, no researcher.
+    server_kinds = ("accounts", "market")
+
     def __init__(self, style: str, **kwargs: Any) -> None:
         if style not in STYLES:
             raise ValueError(f"style must be one of {STYLES}, got {style!r}")

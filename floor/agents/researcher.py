@@ -13,7 +13,7 @@ from contextlib import ExitStack, contextmanager
 
 from smolagents import Model, ToolCallingAgent
 
-from floor.agents.tool_servers import open_tools
+from floor.agents.tool_servers import ToolPass, open_tools
 from floor.settings import Settings
 
 RESEARCHER_NAME = "researcher"
@@ -102,15 +102,14 @@ def build_researcher(
 
 @contextmanager
 def open_researcher(
-    trader: str,
     model: Model,
     settings: Settings,
-    database_url: str,
+    access: ToolPass,
     *,
     step_callback: Callable | None = None,
 ) -> Iterator[ToolCallingAgent]:
-    """The trader's researcher with its research and memory servers running until the block ends."""
-    with open_tools(RESEARCHER_SERVER_KINDS, trader, settings, database_url) as tools:
+    """The trader's researcher, its research and memory sessions open until the block ends."""
+    with open_tools(access, RESEARCHER_SERVER_KINDS) as tools:
         yield build_researcher(
             model, tools, max_steps=settings.researcher_max_steps, step_callback=step_callback
         )
@@ -120,26 +119,23 @@ class ResearcherOnCall:
     """The trader's researcher, started the first time the trader calls it.
 
     It stands in as a managed agent (name, description, called with a task) so a turn whose
-    trader never asks for research starts no research or memory server. On the first call it
-    opens the servers on ``stack`` (the turn's), so they stop when the turn ends.
+    trader never asks for research opens no research or memory session. On the first call it
+    connects with the turn's token on ``stack`` (the turn's), so the sessions end with the turn.
     """
 
     def __init__(
         self,
         stack: ExitStack,
-        trader: str,
         model: Model,
         settings: Settings,
-        database_url: str,
+        access: ToolPass,
         *,
         step_callback: Callable | None = None,
     ) -> None:
         self.name = RESEARCHER_NAME
         # The research server offers web_search exactly when a Brave key is set.
         self.description = researcher_description(bool(settings.brave_api_key))
-        self._open = lambda: open_researcher(
-            trader, model, settings, database_url, step_callback=step_callback
-        )
+        self._open = lambda: open_researcher(model, settings, access, step_callback=step_callback)
         self._stack = stack
         self._agent: ToolCallingAgent | None = None
         self._lock = threading.Lock()

@@ -1,40 +1,41 @@
 """One trader's turn: a smolagents ToolCallingAgent acting through the floor's MCP servers.
 
-The servers run as child processes on stdio, bound to this trader and this turn; the agent's
-model is whatever :func:`floor.agents.models.build_model` picks, wrapped in a
-:class:`~floor.agents.metering.MeteredModel` that counts, prices, budgets and retries every call.
-Every step lands in the activity log (:class:`~floor.agents.tracing.StepTracer`), secrets masked.
-A failure ends this trader's turn with a recorded reason and never raises into the cycle.
+The turn is issued its own bearer token and connects to the tool service over streamable HTTP
+(:mod:`floor.agents.tool_servers`); the token binds every tool to this trader, this turn and this
+cycle, and is revoked when the turn ends. The agent's model is whatever
+:func:`floor.agents.models.build_model` picks, wrapped in a :class:`~floor.agents.metering.MeteredModel`
+that counts, prices, budgets and retries every call. Every step lands in the activity log
+(:class:`~floor.agents.tracing.StepTracer`), secrets masked. A failure ends this trader's turn with
+a recorded reason and never raises into the cycle.
 
-What the agent gets is assembled in :func:`server_kinds` (MCP servers) and :func:`managed_agents`
-(agents it can call as tools, e.g. a researcher); both take the :class:`TurnContext`.
+What the agent gets follows from its model (:func:`floor.agents.models.server_kinds`): the MCP
+servers it connects to, the push tool and the researcher it may call (:func:`managed_agents`).
 """
 
 from __future__ import annotations
 
-import os
-import sys
 from contextlib import ExitStack
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine
 
-from floor import accounts
+from floor import accounts, tool_access
 from floor.agents.account_summary import account_summary
 from floor.agents.metering import BudgetExceeded, MeteredModel, ModelCallFailed, TurnMeter
-from floor.agents.models import build_model
+from floor.agents.models import build_model, server_kinds
 from floor.agents.prompts import instructions, market_data_note, turn_message
 from floor.agents.redaction import Redactor
+from floor.agents.tool_servers import ToolPass, ToolService, ToolServiceUnavailable, open_tools
 from floor.agents.tracing import StepTracer
 from floor.cycles import TurnOutcome, finish_turn, finished_turn, spent_since, start_of_day, start_turn
 from floor.errors import ConfigurationError
 from floor.settings import Settings
 from floor.traders import TraderProfile
 
-MCP_SESSION_TIMEOUT_SECONDS = 60.0  # a float: smolagents silently ignores an int here
-SERVER_KINDS = ("accounts", "market")
+# The servers a trader's own agent opens at the start of its turn (the researcher opens its own).
+TURN_SERVER_KINDS = ("accounts", "market", "push")
 
 
 @dataclass(frozen=True)
@@ -54,7 +55,7 @@ class TurnContext:
     engine: Engine
     settings: Settings
     request: TurnRequest
-    database_url: str
+    tools: ToolService
     meter: TurnMeter
     redact: Redactor
     tracer: StepTracer
@@ -85,66 +86,28 @@ class TurnContext:
         self.tracer.log("trace", f"Model call attempt {attempt} failed ({reason}); retrying")
 
 
-def server_kinds(context: TurnContext) -> list[str]:
-    """The MCP servers the trader's agent gets (``floor mcp <kind>``)."""
-    return list(SERVER_KINDS)
+def managed_agents(context: TurnContext, access: ToolPass, kinds: frozenset[str], stack: ExitStack) -> list:
+    """Agents the trader can call as tools: its researcher, when its model is granted research.
 
-
-def managed_agents(context: TurnContext, stack: ExitStack) -> list[Any]:
-    """Agents the trader can call as tools (each with ``context.metered`` and ``context.tracer_for``).
-
-    An LLM trader gets its researcher, whose servers start on its first call and live on
-    ``stack``, as long as the turn. The offline strategy model never calls one, so it gets none.
+    The researcher's servers open on its first call, with the turn's token, and live on
+    ``stack``, as long as the turn.
     """
-    profile = context.request.profile
-    if profile.model == "offline":
+    if "research" not in kinds:
         return []
     from floor.agents.researcher import ResearcherOnCall
 
     researcher = ResearcherOnCall(
         stack,
-        profile.name,
-        context.metered(build_model(profile, context.settings)),
+        context.metered(build_model(context.request.profile, context.settings)),
         context.settings,
-        context.database_url,
+        access,
         step_callback=context.tracer_for("researcher"),
     )
     return [researcher]
 
 
-def extra_tools(context: TurnContext, stack: ExitStack) -> list[Any]:
-    """Tools an LLM trader gets besides its accounts and market servers: ``push``."""
-    if context.request.profile.model == "offline":
-        return []
-    from floor.agents.tool_servers import open_tools
-    from floor.notify import build_notifier
-
-    build_notifier(context.settings)  # a bad target stops here with a clear ConfigurationError
-    return stack.enter_context(
-        open_tools(("push",), context.request.profile.name, context.settings, context.database_url)
-    )
-
-
-def server_parameters(request: TurnRequest, database_url: str, kinds: list[str] | None = None) -> list:
-    """Stdio launch parameters of the trader's MCP servers, bound to this trader and turn."""
-    from mcp import StdioServerParameters
-
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "FLOOR_TURN_KEY": request.turn_key,
-        "FLOOR_CYCLE_ID": "" if request.cycle_id is None else str(request.cycle_id),
-    }
-    return [
-        StdioServerParameters(
-            command=sys.executable, args=["-m", "servers", kind, "--trader", request.profile.name], env=env
-        )
-        for kind in (kinds or SERVER_KINDS)
-    ]
-
-
-def run_turn(engine: Engine, settings: Settings, request: TurnRequest, database_url: str) -> TurnOutcome:
-    """Play one turn for ``request.profile``; returns the outcome it also records."""
+def run_turn(engine: Engine, settings: Settings, request: TurnRequest, tools: ToolService) -> TurnOutcome:
+    """Play one turn for ``request.profile`` with the tools ``tools`` serves; returns the outcome."""
     profile = request.profile
     done = finished_turn(engine, request.cycle_id, profile.name)
     if done is not None:  # a retried cycle: this trader already played, don't trade again
@@ -158,7 +121,7 @@ def run_turn(engine: Engine, settings: Settings, request: TurnRequest, database_
     tracer.log("trace", f"Turn started: {kind} with {profile.model}")
     budget = settings.daily_budget_dollars or None
     meter = TurnMeter(budget=budget, spent_before=spent_since(engine, profile.name, start_of_day()))
-    context = TurnContext(engine, settings, request, database_url, meter, redact, tracer)
+    context = TurnContext(engine, settings, request, tools, meter, redact, tracer)
     try:
         meter.check_budget()
         outcome = _play(context, kind)
@@ -188,7 +151,9 @@ def _failed(context: TurnContext, exc: BaseException) -> TurnOutcome:
     meter, tracer = context.meter, context.tracer
     cause = _root_cause(exc)
     status = "failed"
-    if isinstance(cause, BudgetExceeded):
+    if isinstance(cause, ToolServiceUnavailable):
+        reason = str(cause)
+    elif isinstance(cause, BudgetExceeded):
         status = "skipped" if meter.calls == 0 else "failed"
         reason = f"stopped by the budget: {cause}"
     elif isinstance(cause, ModelCallFailed):
@@ -206,7 +171,7 @@ def _root_cause(exc: BaseException) -> BaseException:
     """The floor's own error behind smolagents' wrapping, else ``exc`` itself."""
     seen = exc
     while seen is not None:
-        if isinstance(seen, BudgetExceeded | ModelCallFailed | ConfigurationError):
+        if isinstance(seen, BudgetExceeded | ModelCallFailed | ConfigurationError | ToolServiceUnavailable):
             return seen
         seen = seen.__cause__ or seen.__context__
     return exc
@@ -221,28 +186,44 @@ def _with_usage(outcome: TurnOutcome, meter: TurnMeter) -> TurnOutcome:
 
 
 def _play(context: TurnContext, kind: str) -> TurnOutcome:
-    from smolagents import LogLevel, MCPClient, ToolCallingAgent
+    engine, settings, request = context.engine, context.settings, context.request
+    profile = request.profile
+    raw_model = build_model(profile, settings)  # a missing key raises before any token is issued
+    kinds = frozenset(server_kinds(raw_model))
+    if "push" in kinds:
+        from floor.notify import build_notifier
+
+        build_notifier(settings)  # a bad notification target stops here with a clear ConfigurationError
+    token = tool_access.issue_token(
+        engine,
+        profile.name,
+        turn_key=request.turn_key,
+        cycle_id=request.cycle_id,
+        kinds=kinds,
+        ttl=timedelta(seconds=settings.tool_token_ttl_seconds),
+    )
+    try:
+        return _run_agent(context, kind, context.metered(raw_model), ToolPass(context.tools, token), kinds)
+    finally:
+        tool_access.revoke_token(engine, token)
+
+
+def _run_agent(context: TurnContext, kind: str, model: Any, access: ToolPass, kinds: frozenset[str]):
+    from smolagents import LogLevel, ToolCallingAgent
     from smolagents.memory import ActionStep, FinalAnswerStep, PlanningStep
 
     engine, settings, request = context.engine, context.settings, context.request
     profile = request.profile
-    model = context.metered(build_model(profile, settings))  # a missing key raises before any server starts
     with engine.connect() as conn:
         strategy = accounts.get_account(conn, profile.name).strategy
     summary = account_summary(engine, profile.name)
     tracer = context.tracer
     with ExitStack() as stack:
-        tools = stack.enter_context(
-            MCPClient(
-                server_parameters(request, context.database_url, server_kinds(context)),
-                adapter_kwargs={"client_session_timeout_seconds": MCP_SESSION_TIMEOUT_SECONDS},
-                structured_output=False,
-            )
-        )
+        tools = stack.enter_context(open_tools(access, [k for k in TURN_SERVER_KINDS if k in kinds]))
         agent = ToolCallingAgent(
-            tools=[*tools, *extra_tools(context, stack)],
+            tools=tools,
             model=model,
-            managed_agents=managed_agents(context, stack) or None,
+            managed_agents=managed_agents(context, access, kinds, stack) or None,
             instructions=instructions(profile, strategy, request.universe, market_data_note(settings)),
             max_steps=settings.max_agent_steps,
             step_callbacks={ActionStep: tracer, FinalAnswerStep: tracer, PlanningStep: tracer},

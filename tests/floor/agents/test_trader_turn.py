@@ -1,4 +1,4 @@
-"""One trader's turn outside Prefect: the agent, stdio MCP servers, the ledger and the log."""
+"""One trader's turn outside Prefect: the agent, the tool service over HTTP, the ledger and the log."""
 
 from __future__ import annotations
 
@@ -27,13 +27,13 @@ def count_transactions(engine) -> int:
         return conn.execute(select(func.count()).select_from(transactions)).scalar_one()
 
 
-def test_a_turn_trades_at_cycle_prices_and_logs_every_step(floor, settings, database_url):
+def test_a_turn_trades_at_cycle_prices_and_logs_every_step(floor, settings, tool_service):
     cycle_id, universe = prepared_cycle(floor)
     profile = find_trader(load_traders(settings), "Cathie")
     request = TurnRequest(
         profile=profile, cycle_id=cycle_id, turn_key=f"cycle-{cycle_id}:Cathie", universe=universe
     )
-    outcome = run_turn(floor, settings, request, database_url)
+    outcome = run_turn(floor, settings, request, tool_service)
     assert outcome.status == "succeeded", outcome.error
     assert outcome.appraisal and outcome.steps >= 3
     assert count_transactions(floor) > 0
@@ -44,16 +44,16 @@ def test_a_turn_trades_at_cycle_prices_and_logs_every_step(floor, settings, data
     assert types == {"trace", "generation", "function", "agent", "account", "response"}
 
 
-def test_a_retried_cycle_does_not_play_a_finished_turn_again(floor, settings, database_url):
+def test_a_retried_cycle_does_not_play_a_finished_turn_again(floor, settings, tool_service):
     cycle_id, universe = prepared_cycle(floor)
     assert start_cycle(floor, forced=True, flow_run_id="run-1") == cycle_id  # the retry reopens it
     profile = find_trader(load_traders(settings), "Warren")
     request = TurnRequest(
         profile=profile, cycle_id=cycle_id, turn_key=f"cycle-{cycle_id}:Warren", universe=universe
     )
-    first = run_turn(floor, settings, request, database_url)
+    first = run_turn(floor, settings, request, tool_service)
     trades = count_transactions(floor)
-    again = run_turn(floor, settings, request, database_url)
+    again = run_turn(floor, settings, request, tool_service)
     assert again == first
     assert count_transactions(floor) == trades
     with floor.connect() as conn:

@@ -1,0 +1,98 @@
+"""The tool service's credentials: a turn's bearer token decides whose binding a call gets.
+
+FastMCP's bearer middleware calls :class:`TurnTokenVerifier` on every request; a token that is
+unknown, expired, revoked or not granted this endpoint's server kind gets 401 before anything
+runs. Inside a tool, :class:`TokenBindings` reads the verified token of the request being served
+and answers with that turn's :class:`~servers.binding.TraderBinding` (one per token, so order
+idempotency keys count per turn exactly as a stdio server's do).
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime
+
+import anyio.to_thread
+from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
+from mcp.server.auth.provider import AccessToken
+from mcp.server.lowlevel.server import request_ctx
+from sqlalchemy import Engine
+
+from floor import tool_access
+from floor.market import MarketData
+from floor.price_cache import PriceBook
+from servers.binding import TraderBinding
+
+
+class TurnAccessToken(AccessToken):
+    """A verified token with the grant it carries (who, which turn, which cycle)."""
+
+    grant_id: int
+    trader: str
+    turn_key: str
+    cycle_id: int | None = None
+
+
+class TurnTokenVerifier:
+    """Verifies tokens for one server kind's endpoint against the ``tool_tokens`` table."""
+
+    def __init__(self, engine: Engine, kind: str) -> None:
+        self._engine = engine
+        self._kind = kind
+
+    async def verify_token(self, token: str) -> AccessToken | None:
+        grant = await anyio.to_thread.run_sync(tool_access.find_grant, self._engine, token)
+        if grant is None or self._kind not in grant.kinds:
+            return None
+        return TurnAccessToken(
+            token=token,
+            client_id=grant.trader,
+            # A session is bound to the credential that opened it: this grant, not just this trader.
+            subject=f"grant-{grant.id}",
+            scopes=sorted(grant.kinds),
+            expires_at=int(grant.expires_at.timestamp()),
+            grant_id=grant.id,
+            trader=grant.trader,
+            turn_key=grant.turn_key,
+            cycle_id=grant.cycle_id,
+        )
+
+
+class NotAuthenticated(RuntimeError):
+    """A tool ran without a verified credential: a wiring bug, never a client's doing."""
+
+
+class TokenBindings:
+    """The binding of the turn whose token authenticated the request being served."""
+
+    def __init__(self, engine: Engine, market: MarketData) -> None:
+        self._engine = engine
+        self._market = market
+        self._bindings: dict[int, tuple[TraderBinding, datetime]] = {}
+        self._lock = threading.Lock()
+
+    def current(self) -> TraderBinding:
+        request = request_ctx.get().request
+        user = request.scope.get("user") if request is not None else None
+        if not isinstance(user, AuthenticatedUser) or not isinstance(user.access_token, TurnAccessToken):
+            raise NotAuthenticated("a tool of the tool service ran without a verified turn token")
+        token = user.access_token
+        with self._lock:
+            known = self._bindings.get(token.grant_id)
+            if known is None:
+                self._forget_expired()
+                binding = TraderBinding(
+                    trader=token.trader,
+                    engine=self._engine,
+                    prices=PriceBook(self._engine, self._market, token.cycle_id),
+                    cycle_id=token.cycle_id,
+                    turn_key=token.turn_key,
+                )
+                known = (binding, datetime.fromtimestamp(token.expires_at or 0, UTC))
+                self._bindings[token.grant_id] = known
+        return known[0]
+
+    def _forget_expired(self) -> None:
+        now = datetime.now(UTC)
+        for grant_id in [g for g, (_, expires) in self._bindings.items() if expires <= now]:
+            del self._bindings[grant_id]
