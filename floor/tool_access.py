@@ -59,7 +59,9 @@ def issue_token(
     chosen = sorted(set(kinds))
     unknown = [k for k in chosen if k not in SERVER_KINDS]
     if unknown or not chosen:
-        raise ConfigurationError(f"unknown tool server kinds {unknown}; choose from {', '.join(SERVER_KINDS)}")
+        raise ConfigurationError(
+            f"unknown tool server kinds {unknown}; choose from {', '.join(SERVER_KINDS)}"
+        )
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     issued = now or datetime.now(UTC)
     with engine.begin() as conn:
@@ -121,7 +123,9 @@ def revoke_token(engine: Engine, token: str, now: datetime | None = None) -> Non
         )
 
 
-def prune_tokens(engine: Engine, older_than: timedelta = timedelta(days=1), now: datetime | None = None) -> int:
+def prune_tokens(
+    engine: Engine, older_than: timedelta = timedelta(days=1), now: datetime | None = None
+) -> int:
     """Delete tokens that expired more than ``older_than`` ago; returns how many."""
     cutoff = (now or datetime.now(UTC)) - older_than
     with engine.begin() as conn:

@@ -28,10 +28,9 @@ def build_server(kind: str, source: BindingSource, settings: Settings, **options
 
         return build_market_server(source, settings.open_sessions, **options)
     if kind == "push":
-        from floor.notify import build_notifier
-        from servers.push_server import build_push_server
+        from servers.push_server import build_push_server, notifier_for
 
-        return build_push_server(build_notifier(settings), source, **options)
+        return build_push_server(notifier_for(settings), source, **options)
     if kind == "research":
         from servers.research_server import build_research_server
 

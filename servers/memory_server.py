@@ -11,6 +11,7 @@ from typing import TypeVar
 from mcp.server.fastmcp import FastMCP
 from mcp.server.fastmcp.exceptions import ToolError
 from pydantic import BaseModel
+
 from floor import memory
 from floor.errors import FloorError
 from floor.memory import (
@@ -78,7 +79,9 @@ def build_memory_server(source: BindingSource, **options: object) -> FastMCP:
         return RelationsCreated(created=_run(binding, memory.create_relations, relations))
 
     @tool
-    def add_observations(binding: TraderBinding, observations: list[ObservationAddition]) -> ObservationsResult:
+    def add_observations(
+        binding: TraderBinding, observations: list[ObservationAddition]
+    ) -> ObservationsResult:
         """Add facts to existing entities; facts already recorded are skipped.
 
         Args:

@@ -6,7 +6,9 @@ from mcp.server.fastmcp import FastMCP
 from mcp.server.fastmcp.exceptions import ToolError
 from pydantic import BaseModel, Field
 
-from floor.notify import NotificationRejected, Notifier
+from floor.errors import ConfigurationError
+from floor.notify import NotificationRejected, Notifier, PushResult, build_notifier
+from floor.settings import Settings
 from servers.binding import BindingSource, TraderBinding, bound_tools
 
 
@@ -18,7 +20,27 @@ class PushOutcome(BaseModel):
     detail: str
 
 
-def build_push_server(notifier: Notifier, source: BindingSource, **options: object) -> FastMCP:
+class UnusableNotifier:
+    """Stands in for a notifier whose configuration is wrong: every push is refused with why."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+    def push(self, message: str, *, title: str = "Trading Floor") -> PushResult:
+        raise NotificationRejected(f"notifications are misconfigured: {self.reason}")
+
+
+def notifier_for(settings: Settings) -> Notifier | UnusableNotifier:
+    """The configured notifier; a bad target refuses pushes instead of stopping every other server."""
+    try:
+        return build_notifier(settings)
+    except ConfigurationError as exc:
+        return UnusableNotifier(str(exc))
+
+
+def build_push_server(
+    notifier: Notifier | UnusableNotifier, source: BindingSource, **options: object
+) -> FastMCP:
     """A FastMCP server whose pushes are titled with the bound trader's name."""
     server = FastMCP("push_server", log_level="WARNING", **options)
 

@@ -85,18 +85,10 @@ def serve_tools(migrated_engine: Engine):
     """Start a tool service on a loopback port for the given settings; stopped after the test."""
     from contextlib import ExitStack
 
-    from floor.agents.tool_servers import ToolService
-    from floor.market.factory import build_market
-    from servers.service import ToolServiceThread, build_tool_app
+    from tests.tool_service import served
 
     with ExitStack() as stack:
-
-        def start(config: Settings, market=None) -> ToolService:
-            app = build_tool_app(config, migrated_engine, market or build_market(config))
-            running = stack.enter_context(ToolServiceThread(app))
-            return ToolService(running.url, config.tool_call_timeout_seconds)
-
-        yield start
+        yield lambda config, market=None: stack.enter_context(served(config, migrated_engine, market))
 
 
 @pytest.fixture

@@ -27,9 +27,19 @@ TOOLS = {
 }
 
 
+def bound(engine, trader):
+    from floor.market.simulated import SimulatedMarket
+    from floor.price_cache import PriceBook
+    from servers.binding import TraderBinding
+
+    return TraderBinding(trader=trader, engine=engine, prices=PriceBook(engine, SimulatedMarket()))
+
+
 def call(engine, *calls, trader="Warren"):
     async def scenario():
-        async with create_connected_server_and_client_session(build_memory_server(engine, trader)) as session:
+        async with create_connected_server_and_client_session(
+            build_memory_server(bound(engine, trader))
+        ) as session:
             tools = (await session.list_tools()).tools
             return tools, [await session.call_tool(name, args) for name, args in calls]
 

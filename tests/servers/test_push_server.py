@@ -19,12 +19,22 @@ from floor.settings import Settings
 from servers.push_server import build_push_server
 from tests.fakes.web_server import WebServer
 
+
+def bound(trader: str):
+    """A fixed binding, as ``floor mcp push --trader NAME`` makes (push reads only the name)."""
+    from floor.market.simulated import SimulatedMarket
+    from floor.price_cache import PriceBook
+    from servers.binding import TraderBinding
+
+    return TraderBinding(trader=trader, engine=None, prices=PriceBook(None, SimulatedMarket()))
+
+
 SECRET = "s3cretPassw0rd"
 
 
 def push(settings: Settings, message: str = "Bought 3 AAPL for the long run."):
     async def scenario():
-        server = build_push_server(build_notifier(settings), "Warren")
+        server = build_push_server(build_notifier(settings), bound("Warren"))
         async with create_connected_server_and_client_session(server) as session:
             tools = {t.name for t in (await session.list_tools()).tools}
             return tools, await session.call_tool("push", {"message": message})

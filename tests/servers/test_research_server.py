@@ -9,7 +9,10 @@ import anyio
 import pytest
 from mcp.shared.memory import create_connected_server_and_client_session
 
+from floor.market.simulated import SimulatedMarket
+from floor.price_cache import PriceBook
 from floor.settings import Settings
+from servers.binding import TraderBinding
 from servers.research_server import build_research_server
 from tests.fakes.web_server import WebServer
 
@@ -33,6 +36,10 @@ ARTICLE = """<!doctype html>
 </body></html>"""
 
 
+# The research tools answer the same whoever asks: a binding with no database is enough.
+ANYONE = TraderBinding(trader="Warren", engine=None, prices=PriceBook(None, SimulatedMarket()))
+
+
 def settings(**overrides) -> Settings:
     values = {"fetch_allow_private_addresses": True, "fetch_timeout_seconds": 2.0, **overrides}
     return Settings(_env_file=None, **values)
@@ -40,7 +47,9 @@ def settings(**overrides) -> Settings:
 
 def call(config: Settings, *calls):
     async def scenario():
-        async with create_connected_server_and_client_session(build_research_server(config)) as session:
+        async with create_connected_server_and_client_session(
+            build_research_server(config, ANYONE)
+        ) as session:
             tools = {t.name for t in (await session.list_tools()).tools}
             return tools, [await session.call_tool(name, args) for name, args in calls]
 

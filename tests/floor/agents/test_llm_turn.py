@@ -25,6 +25,7 @@ from tests.fakes.openai_server import (
     stall,
     tool_call,
 )
+from tests.tool_service import served
 
 KEY = "sk-llmturn-0123456789-DISTINCTIVE"
 BUY = {"symbol": "AAPL", "quantity": 3, "rationale": "Apple trades below fair value on my numbers."}
@@ -49,7 +50,8 @@ def play(engine, settings: Settings, trader: str = "Warren", flow_run_id: str = 
     store_quotes(engine, market.quotes(market.universe(), datetime.now(UTC)).values(), cycle_id)
     profile = find_trader(load_traders(settings), trader)
     request = TurnRequest(profile, cycle_id, f"cycle-{cycle_id}:{trader}", market.universe())
-    return run_turn(engine, settings, request, settings.database_url)
+    with served(settings, engine) as tools:
+        return run_turn(engine, settings, request, tools)
 
 
 def trades(engine) -> list:

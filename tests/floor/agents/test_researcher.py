@@ -4,24 +4,28 @@ loopback, and a page that tries to make the trader overspend."""
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
 
-from floor import memory
+from floor import memory, tool_access
 from floor.activity import read_logs
 from floor.agents.models import build_model
 from floor.agents.researcher import ResearcherOnCall, build_researcher, open_researcher
+from floor.agents.tool_servers import ToolPass
 from floor.agents.trader_turn import TurnRequest, run_turn
 from floor.cycles import start_cycle
 from floor.market.simulated import SimulatedMarket
 from floor.price_cache import store_quotes
 from floor.schema import accounts, transactions
 from floor.settings import Settings
+from floor.tool_access import SERVER_KINDS
 from floor.traders import find_trader, load_traders
 from tests.fakes.openai_server import OpenAIServer, final_answer, tool_call
 from tests.fakes.web_server import WebServer
+from tests.tool_service import served
 
 KEY = "sk-researcher-test-0123456789"
 BRAVE_KEY = "brave-researcher-test-key"
@@ -52,6 +56,21 @@ def web():
         yield server
 
 
+@contextmanager
+def researcher_pass(engine, settings: Settings, trader: str = "Warren"):
+    """The tool service for ``settings`` and a token of ``trader``'s, as a turn would hold."""
+    with served(settings, engine) as service:
+        token = tool_access.issue_token(
+            engine,
+            trader,
+            turn_key="turn-research",
+            cycle_id=None,
+            kinds=SERVER_KINDS,
+            ttl=timedelta(hours=1),
+        )
+        yield ToolPass(service, token)
+
+
 def llm_settings(database_url: str, llm: OpenAIServer, **overrides) -> Settings:
     values = {
         "database_url": database_url,
@@ -72,7 +91,10 @@ def model_for(settings: Settings, trader: str = "Warren"):
 
 def test_without_a_search_key_it_has_fetch_and_memory_and_says_what_it_lacks(floor, database_url, llm):
     settings = llm_settings(database_url, llm)
-    with open_researcher("Warren", model_for(settings), settings, database_url) as researcher:
+    with (
+        researcher_pass(floor, settings) as access,
+        open_researcher(model_for(settings), settings, access) as researcher,
+    ):
         tools = set(researcher.tools)
         description, instructions = researcher.description, researcher.instructions
     assert tools == {"fetch", "final_answer"} | MEMORY_TOOLS
@@ -116,7 +138,10 @@ def test_with_a_key_it_searches_fetches_remembers_and_reports(floor, database_ur
         ),
         final_answer("Apple's services revenue hit a record (source: /aapl)."),
     )
-    with open_researcher("Warren", model_for(settings), settings, database_url) as researcher:
+    with (
+        researcher_pass(floor, settings) as access,
+        open_researcher(model_for(settings), settings, access) as researcher,
+    ):
         assert "web_search" in researcher.tools and "not configured" not in researcher.description
         report = researcher(task="How is Apple's services business doing?")  # as a managed agent is called
     assert report.startswith("Report from your researcher, built from web content")
@@ -146,8 +171,8 @@ def test_the_researcher_starts_its_servers_only_when_called(floor, database_url,
         final_answer("Nothing stored on AAPL yet."),
         final_answer("Done."),
     )
-    with ExitStack() as stack:
-        researcher = ResearcherOnCall(stack, "Warren", model_for(settings), settings, database_url)
+    with researcher_pass(floor, settings) as access, ExitStack() as stack:
+        researcher = ResearcherOnCall(stack, model_for(settings), settings, access)
         trader = ToolCallingAgent(
             tools=[], model=model_for(settings), managed_agents=[researcher], verbosity_level=LogLevel.OFF
         )
@@ -166,7 +191,8 @@ def play(engine, settings: Settings, trader: str = "Warren"):
     store_quotes(engine, market.quotes(market.universe(), datetime.now(UTC)).values(), cycle_id)
     profile = find_trader(load_traders(settings), trader)
     request = TurnRequest(profile, cycle_id, f"cycle-{cycle_id}:{trader}", market.universe())
-    return run_turn(engine, settings, request, settings.database_url)
+    with served(settings, engine) as tools:
+        return run_turn(engine, settings, request, tools)
 
 
 def test_a_page_that_orders_a_huge_buy_changes_nothing_beyond_the_limits(floor, database_url, llm, web):
@@ -239,18 +265,22 @@ def test_a_page_that_orders_a_huge_buy_changes_nothing_beyond_the_limits(floor, 
     assert all(KEY not in m for m in log)
 
 
-def test_the_offline_model_gets_neither_researcher_nor_push(floor, settings, database_url):
+def test_the_offline_model_gets_neither_researcher_nor_push(floor, settings, tool_service):
     from contextlib import ExitStack
 
     from floor.agents.metering import TurnMeter
+    from floor.agents.models import server_kinds
     from floor.agents.redaction import Redactor
     from floor.agents.tracing import StepTracer
-    from floor.agents.trader_turn import TurnContext, extra_tools, managed_agents
+    from floor.agents.trader_turn import TurnContext, managed_agents
 
     profile = find_trader(load_traders(settings), "Warren")
     assert profile.model == "offline"
+    kinds = frozenset(server_kinds(build_model(profile, settings)))
+    assert kinds == {"accounts", "market"}
     request = TurnRequest(profile, None, "turn-offline", [])
     tracer = StepTracer(floor, "Warren", None)
-    context = TurnContext(floor, settings, request, database_url, TurnMeter(), Redactor(()), tracer)
+    context = TurnContext(floor, settings, request, tool_service, TurnMeter(), Redactor(()), tracer)
+    access = ToolPass(tool_service, "tft_unused")
     with ExitStack() as stack:
-        assert managed_agents(context, stack) == [] and extra_tools(context, stack) == []
+        assert managed_agents(context, access, kinds, stack) == []

@@ -11,6 +11,7 @@ from floor.price_cache import store_quotes
 from floor.settings import Settings
 from floor.traders import find_trader, load_traders
 from tests.fakes.openai_server import OpenAIServer, final_answer
+from tests.tool_service import served
 
 SECRET = "hunter2-very-secret"
 
@@ -30,9 +31,10 @@ def test_a_bad_notification_target_skips_the_turn_with_the_reason(floor, databas
         market = SimulatedMarket()
         store_quotes(floor, market.quotes(market.universe(), datetime.now(UTC)).values(), cycle_id)
         profile = find_trader(load_traders(settings), "Warren")
-        outcome = run_turn(
-            floor, settings, TurnRequest(profile, cycle_id, "turn-push", market.universe()), database_url
-        )
+        with served(settings, floor) as tools:
+            outcome = run_turn(
+                floor, settings, TurnRequest(profile, cycle_id, "turn-push", market.universe()), tools
+            )
         assert llm.requests == []
     assert outcome.status == "skipped"
     assert "APPRISE_URLS entry 1 is not a URL apprise can notify" in outcome.error
