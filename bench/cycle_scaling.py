@@ -1,11 +1,15 @@
-"""Wall time and peak memory of one offline trading cycle for 4, 16 and 64 traders.
+"""Wall time, CPU and peak memory of one offline trading cycle for 4, 16 and 64 traders.
 
 Beside each, a bare Prefect flow of the same shape (gate, fetch, N concurrent subflows each
 running one task that does nothing, valuation, checks) gives the orchestration floor; the ratio
-says what the traders themselves cost. Memory is the peak resident set of this process and all
-its children (the MCP servers), sampled every 50 ms.
+says what the traders themselves cost. Both run, alternately, against the same Prefect server,
+started here as ``prefect server start`` with its own data in Postgres (a fresh database on the
+server at --postgres), not Prefect's temporary SQLite server. Turns reach their tools through the
+tool service, served on a thread of this process as ``floor run`` does. CPU is this process's
+(user + system) over the cycle, per trader turn; memory is the peak resident set of this process
+and its children, sampled every 50 ms.
 
-    python bench/cycle_scaling.py [--sizes 4 16 64] [--repeat 3]
+    python bench/cycle_scaling.py [--sizes 4 16 64] [--repeat 3] [--postgres postgresql://postgres@127.0.0.1:5432]
 """
 
 from __future__ import annotations
@@ -132,9 +136,41 @@ def main() -> None:
     )
     parser.add_argument("--sizes", type=int, nargs="+", default=[4, 16, 64])
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--postgres",
+        default="postgresql://postgres@127.0.0.1:5432",
+        help="a Postgres server (with pg_trgm) for the Prefect server's own database",
+    )
+    parser.add_argument("--port", type=int, default=4231, help="port of the benchmark's Prefect server")
     args = parser.parse_args()
 
-    from prefect.testing.utilities import prefect_test_harness
+    import psutil
+
+    from deployments.serve import prefect_server
+
+    server_db = fresh_database(args.postgres, "floor_bench_prefect")
+    with prefect_server(args.port, database_url=server_db) as api:
+        os.environ["PREFECT_API_URL"] = api  # before Prefect is imported: every flow below uses it
+        rows = measure(args, psutil.Process())
+    report(rows, args.repeat)
+
+
+def fresh_database(server: str, name: str) -> str:
+    """An empty database ``name`` on ``server``; returns its asyncpg URL for the Prefect server."""
+    import psycopg
+
+    with psycopg.connect(f"{server}/postgres", autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        conn.execute(f"CREATE DATABASE {name}")
+    return f"{server.replace('postgresql://', 'postgresql+asyncpg://', 1)}/{name}"
+
+
+def cpu_seconds(process) -> float:
+    times = process.cpu_times()
+    return times.user + times.system
+
+
+def measure(args, me) -> list[tuple]:
     from sqlalchemy import text
 
     from floor.accounts import reset_accounts
@@ -149,67 +185,72 @@ def main() -> None:
     os.environ.pop("DATABASE_URL", None)
     bare = bare_flow()
     rows = []
-    with prefect_test_harness(server_startup_timeout=120):
-        from flows.trading_cycle import trading_cycle
+    from flows.trading_cycle import trading_cycle
 
-        asyncio.run(bare(1))  # warm the Prefect client and server once
-        for n in args.sizes:
-            write_traders(workdir / f"traders-{n}.toml", n)
-            os.environ["FLOOR_TRADERS_FILE"] = str(workdir / f"traders-{n}.toml")
-            for cached in (runtime.settings, runtime.engine, runtime.market):
-                cached.cache_clear()
-            settings = Settings()
-            engine = connect(settings)
-            cycle_times, bare_times, peaks, trades, failures = [], [], [], [], []
-            for _ in range(args.repeat):
-                with engine.begin() as conn:
-                    names = ", ".join(t.name for t in metadata.sorted_tables)
-                    conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
-                reset_accounts(engine, load_traders(settings))
-                with PeakMemory() as memory:
-                    start = time.perf_counter()
-                    result = asyncio.run(trading_cycle(force=True))
-                    cycle_times.append(time.perf_counter() - start)
-                print(
-                    f"    cycle of {n}: {cycle_times[-1]:.1f} s, {len(result['failed'])} failed", flush=True
-                )
-                peaks.append(memory.peak)
-                assert result["status"] == "completed", result
-                failures.append(len(result["failed"]))
-                with engine.connect() as conn:
-                    trades.append(conn.execute(text("SELECT count(*) FROM transactions")).scalar_one())
-                start = time.perf_counter()
-                asyncio.run(bare(n))
-                bare_times.append(time.perf_counter() - start)
-            cycle_s, bare_s = statistics.median(cycle_times), statistics.median(bare_times)
-            rows.append(
-                (
-                    n,
-                    cycle_s,
-                    bare_s,
-                    cycle_s / bare_s,
-                    max(peaks) / 2**20,
-                    statistics.median(trades),
-                    max(failures),
-                )
+    asyncio.run(bare(1))  # warm the Prefect client and server once
+    for n in args.sizes:
+        write_traders(workdir / f"traders-{n}.toml", n)
+        os.environ["FLOOR_TRADERS_FILE"] = str(workdir / f"traders-{n}.toml")
+        for cached in (runtime.settings, runtime.engine, runtime.market):
+            cached.cache_clear()
+        settings = Settings()
+        engine = connect(settings)
+        cycle_times, bare_times, peaks, trades, failures, cpus = [], [], [], [], [], []
+        for _ in range(args.repeat):
+            with engine.begin() as conn:
+                names = ", ".join(t.name for t in metadata.sorted_tables)
+                conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+            reset_accounts(engine, load_traders(settings))
+            with PeakMemory() as memory:
+                start, cpu_start = time.perf_counter(), cpu_seconds(me)
+                result = asyncio.run(trading_cycle(force=True))
+                cycle_times.append(time.perf_counter() - start)
+                cpus.append((cpu_seconds(me) - cpu_start) / n)
+            print(f"    cycle of {n}: {cycle_times[-1]:.1f} s, {len(result['failed'])} failed", flush=True)
+            peaks.append(memory.peak)
+            assert result["status"] == "completed", result
+            failures.append(len(result["failed"]))
+            with engine.connect() as conn:
+                trades.append(conn.execute(text("SELECT count(*) FROM transactions")).scalar_one())
+            start = time.perf_counter()
+            asyncio.run(bare(n))
+            bare_times.append(time.perf_counter() - start)
+        cycle_s, bare_s = statistics.median(cycle_times), statistics.median(bare_times)
+        rows.append(
+            (
+                n,
+                cycle_s,
+                bare_s,
+                cycle_s / bare_s,
+                max(peaks) / 2**20,
+                statistics.median(trades),
+                max(failures),
+                statistics.median(cpus),
             )
-            print(f"  {n} traders: cycle {cycle_s:.1f} s, bare {bare_s:.1f} s", flush=True)
+        )
+        print(f"  {n} traders: cycle {cycle_s:.1f} s, bare {bare_s:.1f} s", flush=True)
+    return rows
 
+
+def report(rows: list[tuple], repeat: int) -> None:
     print()
-    print(f"One offline trading cycle, median of {args.repeat} runs (cpus: {os.cpu_count()})")
-    header = ("traders", "cycle s", "bare flow s", "ratio", "peak MiB", "trades", "failed turns", "s/trader")
+    print(
+        f"One offline trading cycle vs a bare flow of its shape, on one Prefect server on Postgres, "
+        f"median of {repeat} runs (cpus: {os.cpu_count()})"
+    )
+    header = ("traders", "cycle s", "bare flow s", "ratio", "peak MiB", "trades", "failed", "CPU s/turn")
     print("".join(f"{h:>13}" for h in header))
-    for n, cycle_s, bare_s, ratio, peak, trades, failed in rows:
+    for n, cycle_s, bare_s, ratio, peak, trades, failed, cpu in rows:
         cells = (
             f"{n}",
             f"{cycle_s:.1f}",
             f"{bare_s:.2f}",
-            f"{ratio:.1f}",
+            f"{ratio:.2f}",
             f"{peak:.0f}",
             f"{trades:.0f}",
             f"{failed}",
         )
-        print("".join(f"{c:>13}" for c in (*cells, f"{cycle_s / n:.2f}")))
+        print("".join(f"{c:>13}" for c in (*cells, f"{cpu:.2f}")))
 
 
 if __name__ == "__main__":

@@ -117,6 +117,17 @@ def cmd_mcp(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_tools(args: argparse.Namespace) -> int:
+    from floor.settings import Settings
+    from servers.service import serve_tools
+
+    settings = Settings()
+    host = args.host or settings.tools_host
+    port = settings.tools_port if args.port is None else args.port
+    serve_tools(settings, host, port)
+    return 0
+
+
 def cmd_up(args: argparse.Namespace) -> int:
     from deployments.serve import serve_floor
 
@@ -164,6 +175,13 @@ def build_parser() -> argparse.ArgumentParser:
     mcp.add_argument("kind", choices=["accounts", "market", "push", "memory", "research"])
     mcp.add_argument("--trader", required=True, metavar="NAME")
     mcp.set_defaults(func=cmd_mcp)
+
+    tools = sub.add_parser(
+        "tools", help="serve every MCP server over streamable HTTP for the floor's turns, until stopped"
+    )
+    tools.add_argument("--host", help="address to bind (default TOOLS_HOST, 127.0.0.1)")
+    tools.add_argument("--port", type=int, help="port (default TOOLS_PORT, 8765)")
+    tools.set_defaults(func=cmd_tools)
 
     up = sub.add_parser("up", help="run the floor locally on its schedule until stopped")
     up.add_argument("--now", action="store_true", help="also run one forced cycle right away")

@@ -1,8 +1,9 @@
 """``floor up``: run the floor on this machine on its schedule until stopped.
 
 Uses the Prefect API named by ``PREFECT_API_URL``; with none, starts a local Prefect server
-(its UI at http://127.0.0.1:4200) for as long as the floor is up. The dashboard is served
-alongside, on DASHBOARD_HOST:DASHBOARD_PORT (http://127.0.0.1:8050 by default).
+(its UI at http://127.0.0.1:4200) for as long as the floor is up. The tool service runs on
+TOOLS_HOST:TOOLS_PORT (unless TOOLS_URL names one that answers) and every flow run's turns connect
+to it; the dashboard is served alongside, on DASHBOARD_HOST:DASHBOARD_PORT (http://127.0.0.1:8050).
 """
 
 from __future__ import annotations
@@ -18,29 +19,22 @@ PREFECT_PORT = int(os.environ.get("FLOOR_PREFECT_PORT", "4200"))
 
 
 @contextlib.contextmanager
-def prefect_api():
-    """Yield the URL of a Prefect API: the configured one, or a local server started here."""
-    configured = os.environ.get("PREFECT_API_URL")
-    if configured:
-        yield configured
-        return
-    url = f"http://127.0.0.1:{PREFECT_PORT}/api"
+def prefect_server(port: int = PREFECT_PORT, *, database_url: str | None = None, env: dict | None = None):
+    """Start ``prefect server start`` on 127.0.0.1:``port``; yield its API URL; stop it after.
+
+    ``database_url`` (``postgresql+asyncpg://…``) puts the server's own data in Postgres instead
+    of its default SQLite file: what a floor past one machine, and a fair benchmark, runs on.
+    """
+    url = f"http://127.0.0.1:{port}/api"
+    server_env = {**os.environ, **(env or {}), "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
+    if database_url:
+        server_env["PREFECT_API_DATABASE_CONNECTION_URL"] = database_url
     server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "prefect",
-            "server",
-            "start",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(PREFECT_PORT),
-        ],
-        env={**os.environ, "PREFECT_SERVER_ANALYTICS_ENABLED": "false"},
+        [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+        env=server_env,
     )
     try:
-        deadline = time.monotonic() + 90
+        deadline = time.monotonic() + 120
         while True:
             try:
                 with urllib.request.urlopen(f"{url}/health", timeout=2) as response:
@@ -51,13 +45,26 @@ def prefect_api():
             if server.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError("the local Prefect server did not start; see its output above")
             time.sleep(0.5)
-        os.environ["PREFECT_API_URL"] = url
-        print(f"Prefect UI: {url.removesuffix('/api')}", flush=True)
         yield url
     finally:
         server.terminate()
         with contextlib.suppress(subprocess.TimeoutExpired):
             server.wait(timeout=20)
+        if server.poll() is None:
+            server.kill()
+
+
+@contextlib.contextmanager
+def prefect_api():
+    """Yield the URL of a Prefect API: the configured one, or a local server started here."""
+    configured = os.environ.get("PREFECT_API_URL")
+    if configured:
+        yield configured
+        return
+    with prefect_server() as url:
+        os.environ["PREFECT_API_URL"] = url
+        print(f"Prefect UI: {url.removesuffix('/api')}", flush=True)
+        yield url
 
 
 def serve_floor(*, run_now: bool = False) -> int:
@@ -80,15 +87,36 @@ def serve_floor(*, run_now: bool = False) -> int:
 
         from flows.trading_cycle import trading_cycle
 
+        tools = _start_tool_service(settings, engine)
         dashboard = _start_dashboard(settings)  # links to flow runs in the UI of the API above
-        if run_now:
-            asyncio.run(trading_cycle(force=True))
-        print(f"Serving trading-cycle on '{cron}' ({TIMEZONE}); Ctrl+C to stop.", flush=True)
         try:
+            if run_now:
+                asyncio.run(trading_cycle(force=True))
+            print(f"Serving trading-cycle on '{cron}' ({TIMEZONE}); Ctrl+C to stop.", flush=True)
             trading_cycle.serve(name="trading-cycle", schedule=Cron(cron, timezone=TIMEZONE))
         finally:
             dashboard.stop()
+            if tools is not None:
+                tools.stop()
     return 0
+
+
+def _start_tool_service(settings, engine):
+    """The tool service on TOOLS_HOST:TOOLS_PORT in a thread, unless TOOLS_URL names a live one.
+
+    Flow runs are child processes: they find the service through the exported TOOLS_URL.
+    """
+    from floor.market.factory import build_market
+    from servers.service import ToolServiceThread, build_tool_app, is_serving
+
+    if settings.tools_url and is_serving(settings.tools_url):
+        print(f"Tool service: {settings.tools_url} (already running)", flush=True)
+        return None
+    app = build_tool_app(settings, engine, build_market(settings))
+    service = ToolServiceThread(app, settings.tools_host, settings.tools_port).start()
+    os.environ["TOOLS_URL"] = service.url
+    print(f"Tool service: {service.url}/mcp/<kind>/", flush=True)
+    return service
 
 
 def _start_dashboard(settings):

@@ -153,6 +153,6 @@ def test_cycle_loaded_from_its_entrypoint_runs(runtime, floor):
     root = Path(__file__).parents[2]
     spec = yaml.safe_load((root / "prefect.yaml").read_text())
     entrypoint = next(d["entrypoint"] for d in spec["deployments"] if d["name"] == "trading-cycle")
-    loaded = load_flow_from_entrypoint(str(root / entrypoint))
+    loaded = load_flow_from_entrypoint(entrypoint)  # a module path, as a worker anywhere loads it
     result = asyncio.run(loaded(force=True, traders=["George"]))
     assert result["turns"] == {"George": "succeeded"}
