@@ -1,10 +1,9 @@
-"""What the researcher and push tools cost: server start-up, page fetch, knowledge-graph queries.
+"""What the researcher's tools cost: page fetch and knowledge-graph queries.
 
-1. Starting a turn's MCP servers on stdio (open, list tools, close): the two every trader gets,
-   plus push (every LLM trader), plus research and memory (started on the researcher's first
-   call). Wall time and the CPU the child processes used; medians of ``--repeat`` runs.
-2. Fetching a ~300 KB article page from a loopback server and keeping its readable text.
-3. One trader's knowledge graph with 1,000 entities (3 observations each) and 500 relations:
+(Opening a turn's servers, the tool service over HTTP against stdio spawns, is bench/tool_open.py.)
+
+1. Fetching a ~300 KB article page from a loopback server and keeping its readable text.
+2. One trader's knowledge graph with 1,000 entities (3 observations each) and 500 relations:
    search_nodes, open_nodes, read_graph, and a 50-entity create_entities.
 
     python bench/research_tools.py [--repeat 5]
@@ -14,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import statistics
 import sys
 import tempfile
@@ -24,11 +22,6 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
-def children_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
-
-
 def median_time(fn, repeat: int) -> float:
     times = []
     for _ in range(repeat):
@@ -36,29 +29,6 @@ def median_time(fn, repeat: int) -> float:
         fn()
         times.append(time.perf_counter() - start)
     return statistics.median(times)
-
-
-def bench_servers(settings, database_url: str, repeat: int) -> None:
-    from floor.agents.tool_servers import open_tools
-
-    print("\n1. MCP servers of one turn on stdio (open, list tools, close)")
-    print(f"{'servers':<40} {'wall':>8} {'child CPU':>10} {'tools':>6}")
-    base = None
-    for kinds in (
-        ("accounts", "market"),
-        ("accounts", "market", "push"),
-        ("accounts", "market", "push", "research", "memory"),
-    ):
-        walls, cpus = [], []
-        for _ in range(repeat):
-            cpu0, start = children_cpu(), time.perf_counter()
-            with open_tools(kinds, "Warren", settings, database_url) as tools:
-                count = len(tools)
-            walls.append(time.perf_counter() - start)
-            cpus.append(children_cpu() - cpu0)
-        wall, cpu = statistics.median(walls), statistics.median(cpus)
-        base = base or cpu
-        print(f"{' + '.join(kinds):<40} {wall:>7.2f}s {cpu:>9.2f}s {count:>6}   (CPU x{cpu / base:.2f})")
 
 
 def article(paragraphs: int) -> str:
@@ -77,7 +47,7 @@ def bench_fetch(repeat: int) -> None:
     from tests.fakes.web_server import WebServer
 
     page = article(3000)
-    print(f"\n2. Fetch a {len(page) / 1024:.0f} KB article page from loopback, keep its readable text")
+    print(f"\n1. Fetch a {len(page) / 1024:.0f} KB article page from loopback, keep its readable text")
     with WebServer() as web:
         web.page("/article", page)
         url = web.url("/article")
@@ -122,7 +92,7 @@ def bench_memory(engine, repeat: int) -> None:
             engine, "George", [Entity(name=f"Idea {n}-{i}", entity_type="idea") for i in range(50)]
         )
 
-    print("\n3. Knowledge graph of 1,000 entities x 3 observations, 500 relations (one trader)")
+    print("\n2. Knowledge graph of 1,000 entities x 3 observations, 500 relations (one trader)")
     rows = [
         ("search_nodes('Sector 7')", lambda: memory.search_nodes(engine, "Warren", "Sector 7")),
         (
@@ -155,7 +125,6 @@ def main() -> None:
         engine = create_floor_engine(url)
         migrate(engine)
         reset_accounts(engine, load_traders(settings))
-        bench_servers(settings, url, args.repeat)
         bench_fetch(args.repeat)
         bench_memory(engine, args.repeat)
         engine.dispose()

@@ -10,6 +10,8 @@ rate-limit wait and the OpenAI client's retries are off.
 
 from __future__ import annotations
 
+import threading
+
 from smolagents import Model
 
 from floor.errors import ConfigurationError
@@ -27,6 +29,9 @@ PROVIDERS: dict[str, tuple[tuple[str, ...], str | None]] = {
     "ollama": ((), "ollama_base_url"),
     "ollama_chat": ((), "ollama_base_url"),
 }
+
+
+_IMPORT_LOCK = threading.Lock()
 
 
 def provider_of(model: str) -> str:
@@ -56,8 +61,9 @@ def build_model(profile: TraderProfile, settings: Settings) -> Model:
 
         return OfflineStrategyModel(style=profile.style)
     api_key, api_base = provider_credentials(profile.model, settings)
-    import litellm
-    from smolagents import LiteLLMModel
+    with _IMPORT_LOCK:  # turns start in threads: a second first-import would see a half-made litellm
+        import litellm
+        from smolagents import LiteLLMModel
 
     litellm.suppress_debug_info = True  # no "Give Feedback / Get Help" banners on every error
     return LiteLLMModel(
