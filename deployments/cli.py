@@ -7,9 +7,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
+import signal
 import sys
 
+from deployments.arguments import FloorArgumentParser, command, nonblank, port_number, positive_int
+from deployments.console import LOG_LINE_LIMIT, TurnLines, cycle_summary, shorten
 from floor.errors import ConfigurationError
 
 
@@ -31,36 +35,71 @@ def _engine_and_traders():
 
 def cmd_reset(args: argparse.Namespace) -> int:
     from floor.accounts import reset_accounts
+    from floor.database import connect
+    from floor.money import INITIAL_CASH, format_money
+    from floor.settings import Settings
+    from floor.traders import load_traders
 
-    _, engine, traders = _engine_and_traders()
-    reset_accounts(engine, traders)
-    print(f"Reset {len(traders)} traders to $10,000 cash: {', '.join(t.display_name for t in traders)}")
+    settings = Settings()
+    traders = load_traders(settings)
+    names = ", ".join(t.display_name for t in traders)
+    if not args.yes:
+        # Asked before the database is touched, so a refusal changes (and starts) nothing.
+        if not sys.stdin.isatty():
+            raise ConfigurationError(
+                "reset deletes every trader's positions and transactions; "
+                "pass --yes to confirm (there is no terminal to ask on)"
+            )
+        question = (
+            f"Reset {len(traders)} traders ({names}) to {format_money(INITIAL_CASH)} cash, "
+            "deleting their positions and transactions? [y/N] "
+        )
+        if input(question).strip().lower() not in ("y", "yes"):
+            print("Nothing changed.")
+            return 1
+    reset_accounts(connect(settings), traders)
+    print(f"Reset {len(traders)} traders to {format_money(INITIAL_CASH)} cash: {names}")
     return 0
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     import asyncio
 
+    if not args.verbose:
+        # Before Prefect is imported (it configures logging then): its console log, the temporary
+        # server's banner included, stays quiet; the Prefect UI still gets every line.
+        os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "CRITICAL")
+
     from floor.settings import Settings
     from floor.traders import find_trader, load_traders
-    from flows.trading_cycle import trading_cycle
+    from flows.trading_cycle import trading_cycle, turn_log
 
     settings = Settings()
     if args.trader:  # fail fast, before Prefect starts, on a name that is not configured
         known = load_traders(settings)
         args.trader = [find_trader(known, name).name for name in args.trader]
-    state = asyncio.run(trading_cycle(force=args.force, traders=args.trader or None, return_state=True))
+    lines = TurnLines()
+    turn_log.addHandler(lines)
+    turn_log.setLevel(logging.INFO)
+    turn_log.propagate = False  # printed here; --verbose shows Prefect's own line for it too
+    try:
+        state = asyncio.run(trading_cycle(force=args.force, traders=args.trader or None, return_state=True))
+    finally:
+        turn_log.removeHandler(lines)
     if not state.is_completed():
-        print(f"Cycle failed: {state.message}", file=sys.stderr)
+        hint = "" if args.verbose else " (--verbose shows Prefect's log)"
+        print(f"Cycle failed: {state.message}{hint}", file=sys.stderr)
         return 1
     result = state.result()
     if asyncio.iscoroutine(result):
         result = asyncio.run(result)
     if result["status"] == "skipped":
-        print(f"Cycle skipped: {result['reason']}")
+        print(f"Cycle skipped: {result['reason']}. Use --force to trade anyway.")
         return 0
-    turns = ", ".join(f"{name} {status}" for name, status in result["turns"].items())
-    print(f"Cycle {result['cycle_id']} completed: {turns}; models ${result.get('cost', 0):.6f}")
+    for name, status in result["turns"].items():
+        if name not in lines.printed:  # a turn that never started has no line of its own
+            print(f"{name} {status}")
+    print(cycle_summary(result))
     return 0
 
 
@@ -83,6 +122,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def cmd_logs(args: argparse.Namespace) -> int:
     from floor.activity import read_logs
+    from floor.market.calendar import NEW_YORK
     from floor.traders import find_trader
 
     _, engine, traders = _engine_and_traders()
@@ -100,7 +140,8 @@ def cmd_logs(args: argparse.Namespace) -> int:
         )
     else:
         for e in entries:
-            print(f"{e.created_at:%Y-%m-%d %H:%M:%S} {e.type:<10} {e.message}")
+            message = e.message if args.full else shorten(e.message)
+            print(f"{e.created_at.astimezone(NEW_YORK):%Y-%m-%d %H:%M:%S %Z} {e.type:<10} {message}")
     return 0
 
 
@@ -148,62 +189,188 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="floor", description="A floor of autonomous traders.")
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser = FloorArgumentParser(
+        prog="floor",
+        description="A floor of autonomous traders, each with a paper-trading account, run by Prefect.",
+        epilog="""Examples:
+  floor reset --yes              every trader back to $10,000 cash
+  floor run --force              one cycle now, even with the market closed
+  floor report Warren            Warren's account
+  floor logs Warren --last 20    Warren's last 20 steps
+  floor up                       the floor on its schedule, with the dashboard
 
-    sub.add_parser("reset", help="every trader back to $10,000 cash and its persona's strategy").set_defaults(
-        func=cmd_reset
+Run `floor COMMAND --help` for a command's options and examples.""",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    run = sub.add_parser("run", help="run one trading cycle now, as a Prefect flow run")
+    reset = command(
+        sub,
+        "reset",
+        cmd_reset,
+        "every trader back to $10,000 cash and its persona's strategy",
+        "Every configured trader back to $10,000 cash, no positions, no transactions and its persona's\n"
+        "strategy. Asks first on a terminal; anywhere else it needs --yes.",
+        """
+  floor reset                    asks before it resets
+  floor reset --yes              no question (scripts, CI)
+""",
+    )
+    reset.add_argument("-y", "--yes", action="store_true", help="reset without asking")
+
+    run = command(
+        sub,
+        "run",
+        cmd_run,
+        "run one trading cycle now, as a Prefect flow run",
+        "One trading cycle now, as a Prefect flow run: market gate, prices, every trader's turn,\n"
+        "valuation and data-quality checks. Prints one line per trader as its turn ends and a summary.\n"
+        "Exits 0 when the cycle ran or was skipped because the market is closed, 1 when it failed.",
+        """
+  floor run                      one cycle, if the market is open
+  floor run --force              trade even with the market closed
+  floor run --force --trader Warren --trader Ray
+  floor run --force --verbose    with Prefect's own log
+""",
+    )
     run.add_argument("--force", action="store_true", help="trade even when the market is closed")
-    run.add_argument("--trader", action="append", metavar="NAME", help="only this trader (repeatable)")
-    run.set_defaults(func=cmd_run)
-
-    report = sub.add_parser("report", help="accounts: value, P&L, holdings, transactions")
-    report.add_argument("name", nargs="?")
-    report.add_argument("--json", action="store_true")
-    report.set_defaults(func=cmd_report)
-
-    logs = sub.add_parser("logs", help="a trader's activity log, oldest first")
-    logs.add_argument("name")
-    logs.add_argument("--json", action="store_true")
-    logs.add_argument("--last", type=int, metavar="N")
-    logs.set_defaults(func=cmd_logs)
-
-    mcp = sub.add_parser("mcp", help="run one MCP server on stdio, bound to a trader")
-    mcp.add_argument("kind", choices=["accounts", "market", "push", "memory", "research"])
-    mcp.add_argument("--trader", required=True, metavar="NAME")
-    mcp.set_defaults(func=cmd_mcp)
-
-    tools = sub.add_parser(
-        "tools", help="serve every MCP server over streamable HTTP for the floor's turns, until stopped"
+    run.add_argument(
+        "--trader", action="append", metavar="NAME", type=nonblank, help="only this trader (repeatable)"
     )
-    tools.add_argument("--host", help="address to bind (default TOOLS_HOST, 127.0.0.1)")
-    tools.add_argument("--port", type=int, help="port (default TOOLS_PORT, 8765)")
-    tools.set_defaults(func=cmd_tools)
+    run.add_argument("-v", "--verbose", action="store_true", help="also print Prefect's log lines")
 
-    up = sub.add_parser("up", help="run the floor locally on its schedule until stopped")
+    report = command(
+        sub,
+        "report",
+        cmd_report,
+        "accounts: value, P&L, holdings, transactions",
+        "Every trader's account (or one trader's): value, P&L, cash, holdings, recent transactions and\n"
+        "model usage. --json prints the full record as numbers, for scripts.",
+        """
+  floor report                   every account
+  floor report Warren            one trader's account
+  floor report --json | jq '.[] | {name, portfolio_value}'
+""",
+    )
+    report.add_argument("name", nargs="?", type=nonblank, metavar="NAME", help="only this trader's account")
+    report.add_argument("--json", action="store_true", help="print JSON (money as numbers)")
+
+    logs = command(
+        sub,
+        "logs",
+        cmd_logs,
+        "a trader's activity log, oldest first",
+        "A trader's activity log, oldest first: each step, tool call, observation and trade, in New\n"
+        f"York time. A message longer than {LOG_LINE_LIMIT} characters is cut short unless --full.",
+        """
+  floor logs Warren              Warren's whole log
+  floor logs Warren --last 20    only the newest 20 entries
+  floor logs Warren --full       every message in full
+  floor logs Warren --json --last 5
+""",
+    )
+    logs.add_argument("name", type=nonblank, metavar="NAME", help="the trader")
+    logs.add_argument("--last", type=positive_int, metavar="N", help="only the newest N entries")
+    logs.add_argument("--full", action="store_true", help="print long messages in full")
+    logs.add_argument("--json", action="store_true", help="print JSON (messages always in full)")
+
+    mcp = command(
+        sub,
+        "mcp",
+        cmd_mcp,
+        "run one MCP server on stdio, bound to a trader",
+        "Run one of the floor's MCP servers on stdio, bound to one trader: its tools act on that\n"
+        "trader's account only. For an MCP client's configuration.",
+        """
+  floor mcp accounts --trader Warren
+  floor mcp market --trader Cathie
+""",
+    )
+    mcp.add_argument(
+        "kind",
+        choices=["accounts", "market", "push", "memory", "research"],
+        help="which server: accounts, market, push, memory or research",
+    )
+    mcp.add_argument("--trader", required=True, metavar="NAME", type=nonblank, help="the trader it serves")
+
+    tools = command(
+        sub,
+        "tools",
+        cmd_tools,
+        "serve every MCP server over streamable HTTP for the floor's turns, until stopped",
+        "Serve the accounts, market, push, memory and research servers over MCP's streamable HTTP at\n"
+        "/mcp/<kind>/, until stopped. Each session is bound to one trader by its turn's bearer token;\n"
+        "`floor run` and `floor up` use the service TOOLS_URL names, or serve their own.",
+        """
+  floor tools                    http://127.0.0.1:8765/mcp/accounts/ and the others
+  floor tools --port 8766
+  TOOLS_ALLOWED_HOSTS=tools.example.com floor tools   behind a TLS proxy for that name
+""",
+    )
+    tools.add_argument("--host", type=nonblank, help="address to bind (default TOOLS_HOST, 127.0.0.1)")
+    tools.add_argument("--port", type=port_number, help="port (default TOOLS_PORT, 8765; 0 picks a free one)")
+
+    up = command(
+        sub,
+        "up",
+        cmd_up,
+        "run the floor locally on its schedule until stopped",
+        "Run the floor on this machine until stopped: the trading cycle on its cron schedule (market\n"
+        "hours, every RUN_EVERY_N_MINUTES), a local Prefect server when PREFECT_API_URL is unset, and\n"
+        "the dashboard.",
+        """
+  floor up                       serve until Ctrl+C
+  floor up --now                 and run one forced cycle right away
+""",
+    )
     up.add_argument("--now", action="store_true", help="also run one forced cycle right away")
-    up.set_defaults(func=cmd_up)
 
-    dash = sub.add_parser("dashboard", help="serve the Dash dashboard (read-only) until stopped")
-    dash.add_argument("--host", help="address to bind (default DASHBOARD_HOST, 127.0.0.1)")
-    dash.add_argument("--port", type=int, help="port (default DASHBOARD_PORT, 8050)")
-    dash.set_defaults(func=cmd_dashboard)
+    dash = command(
+        sub,
+        "dashboard",
+        cmd_dashboard,
+        "serve the Dash dashboard (read-only) until stopped",
+        "Serve the read-only Dash dashboard until stopped.",
+        """
+  floor dashboard                http://127.0.0.1:8050/
+  floor dashboard --port 8060
+  floor dashboard --host 0.0.0.0 --port 8050   reachable from other machines
+""",
+    )
+    dash.add_argument("--host", type=nonblank, help="address to bind (default DASHBOARD_HOST, 127.0.0.1)")
+    dash.add_argument(
+        "--port", type=port_number, help="port (default DASHBOARD_PORT, 8050; 0 picks a free one)"
+    )
     return parser
+
+
+def _stop_on_sigterm() -> dict[str, int]:
+    """Treat SIGTERM (kill, systemd, docker stop) like Ctrl+C, so exit-time cleanup runs.
+
+    Python's default for SIGTERM ends the process at once, skipping atexit: the embedded
+    Postgres this process started would then run for good.
+    """
+    received: dict[str, int] = {}
+
+    def interrupt(signum, frame):
+        received["signal"] = signum
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
+    return received
 
 
 def main(argv: list[str] | None = None) -> None:
     _prepare_environment()
     args = build_parser().parse_args(argv)
+    received = _stop_on_sigterm()
     try:
         code = args.func(args)
     except ConfigurationError as exc:
         print(f"floor: {exc}", file=sys.stderr)
         code = 2
     except KeyboardInterrupt:
-        code = 130
+        code = 128 + received.get("signal", signal.SIGINT)
     sys.exit(code)
 
 

@@ -56,8 +56,50 @@ def start_embedded_postgres(data_dir: Path) -> str:
         warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
         import pgserver
 
+        forget_dead_handles(data_dir)
         server = pgserver.get_server(data_dir, cleanup_mode="stop")
     return server.get_uri()
+
+
+# pgserver keeps the pids of the processes using a server in this file of its data directory; the
+# last one to exit stops the server. See pgserver.postgres_server.PostgresServer.
+HANDLES_FILE = ".handle_pids.json"
+
+
+def forget_dead_handles(data_dir: Path) -> list[int]:
+    """Drop the handles of processes that are gone from the server's list; returns the pids dropped.
+
+    A process killed outright (``kill -9``, an OOM kill) never removes its pid, and while it stays
+    listed no later process is ever the last one out, so the server would run for good.
+    """
+    import json
+
+    from pgserver.postgres_server import PostgresServer
+
+    handles = data_dir / HANDLES_FILE
+    # The same inter-process lock pgserver takes around its own reads and writes of the list.
+    with PostgresServer._lock:
+        try:
+            pids = json.loads(handles.read_text())
+        except (FileNotFoundError, ValueError):
+            return []
+        dead = [pid for pid in pids if not _is_alive(pid)]
+        if dead:
+            handles.write_text(json.dumps([pid for pid in pids if pid not in dead]))
+    if dead:
+        log.info("embedded Postgres in %s: forgot handles of exited processes %s", data_dir, dead)
+    return dead
+
+
+def _is_alive(pid: int) -> bool:
+    import psutil
+
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+    except psutil.Error:  # someone else's process, still there
+        return True
 
 
 def resolve_database_url(settings: Settings) -> str:

@@ -20,7 +20,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from floor.accounts import get_account
 from floor.errors import TradeRejected
 from floor.market import Quote
-from floor.money import buy_fill, cents, sell_fill
+from floor.money import buy_fill, cents, format_money, sell_fill
 from floor.schema import accounts, activity_logs, positions, transactions
 
 MAX_SHARES_PER_ORDER = 1_000_000
@@ -222,7 +222,10 @@ def _trade(
             insert(activity_logs).values(
                 account_id=account.id,
                 type="account",
-                message=f"{verb} {quantity} {symbol} at ${fill} (${total}); cash now ${cash_after}",
+                message=(
+                    f"{verb} {quantity} {symbol} at {format_money(fill)} ({format_money(total)}); "
+                    f"cash now {format_money(cash_after)}"
+                ),
                 cycle_id=cycle_id,
             )
         )

@@ -49,3 +49,16 @@ def buy_fill(market_price: Decimal) -> Decimal:
 def sell_fill(market_price: Decimal) -> Decimal:
     """Execution price of a sell: market price minus the 0.2% spread, in whole cents."""
     return cents(market_price * SELL_SPREAD)
+
+
+MINUS = "\u2212"  # a typographic minus: "−$7.56" reads as money, "$-7.56" does not
+
+
+def format_money(amount: object, *, signed: bool = False) -> str:
+    """Money as people read it: ``$1,234.50``, ``−$7.56``; with ``signed``, ``+$3.20`` for a gain.
+
+    The one formatting rule for money shown to people (reports, logs); JSON keeps plain numbers.
+    """
+    value = cents(amount)
+    sign = MINUS if value < 0 else ("+" if signed and value > 0 else "")
+    return f"{sign}${abs(value):,.2f}"

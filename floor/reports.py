@@ -11,6 +11,8 @@ from floor.accounts import list_accounts
 from floor.cycles import Usage, recent_turns, start_of_day, usage_by_trader
 from floor.ledger import holdings, transaction_history
 from floor.market import MarketData
+from floor.market.calendar import NEW_YORK
+from floor.money import format_money
 from floor.price_cache import latest_quotes, price_map
 from floor.valuation import value_positions
 
@@ -88,8 +90,8 @@ def format_report(report: dict) -> str:
     """A human-readable account summary."""
     lines = [
         f"{report['name']} {report['lastname']}  ({report['model']})",
-        f"  value ${report['portfolio_value']:,.2f}   P&L ${report['profit_loss']:+,.2f}   "
-        f"cash ${report['cash']:,.2f}",
+        f"  value {format_money(report['portfolio_value'])}   "
+        f"P&L {format_money(report['profit_loss'], signed=True)}   cash {format_money(report['cash'])}",
     ]
     if report["holdings"]:
         lines.append("  holdings: " + ", ".join(f"{s} {n}" for s, n in sorted(report["holdings"].items())))
@@ -97,7 +99,8 @@ def format_report(report: dict) -> str:
         lines.append("  holdings: none")
     for t in report["transactions"][-5:]:
         lines.append(
-            f"  {t['timestamp'][:16]} {t['side']:4} {t['quantity']:>5} {t['symbol']:6} @ ${t['price']:,.2f}"
+            f"  {_new_york(t['timestamp'])} {t['side']:4} {t['quantity']:>5} {t['symbol']:6} "
+            f"@ {format_money(t['price'])}"
         )
     lines.append(f"  {len(report['transactions'])} transactions in all")
     usage, today = report.get("usage"), report.get("usage_today")
@@ -108,10 +111,16 @@ def format_report(report: dict) -> str:
         )
     for t in report.get("turns", [])[-3:]:
         line = (
-            f"  turn {t['started_at'][:16]} cycle {t['cycle_id']} {t['kind']:9} {t['status']:9} {t['model']} "
+            f"  turn {_new_york(t['started_at'])} cycle {t['cycle_id']} {t['kind']:9} {t['status']:9} "
+            f"{t['model']} "
             f"{t['input_tokens']:,}/{t['output_tokens']:,} tokens ${t['cost']:.4f}"
         )
         if t["error"]:
             line += f"  ({t['error'][:120]})"
         lines.append(line)
     return "\n".join(lines)
+
+
+def _new_york(timestamp: str) -> str:
+    """An ISO 8601 instant from the JSON report as New York time to the minute, zone shown."""
+    return f"{datetime.fromisoformat(timestamp).astimezone(NEW_YORK):%Y-%m-%d %H:%M %Z}"

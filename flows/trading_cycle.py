@@ -1,11 +1,14 @@
 """One trading cycle: gate -> prices -> every trader's turn at once -> valuation -> quality."""
 
 import asyncio
+import logging
 
 from prefect import flow, get_run_logger
+from prefect.states import Failed, State
 
 from floor.agents.trader_turn import TurnRequest
 from floor.cycles import TurnOutcome
+from floor.market.calendar import format_market_time
 from floor.traders import find_trader, load_traders
 from tasks import runtime
 from tasks.bookkeeping import close_cycle, collect_turn_outcomes, load_floor_traders, open_cycle
@@ -15,20 +18,28 @@ from tasks.reporting import publish_leaderboard
 from tasks.traders import play_turn
 from tasks.valuation import value_portfolios
 
+# Each turn's outcome as it ends, with the trader and the TurnOutcome on the record: `floor run`
+# prints one line per trader from here while Prefect's own log stays quiet.
+turn_log = logging.getLogger("floor.turns")
+
 
 @flow(name="trader-turn", flow_run_name="turn-{trader}")
-async def trader_turn(trader: str, cycle_id: int, universe: list[str]) -> TurnOutcome:
+async def trader_turn(trader: str, cycle_id: int, universe: list[str]) -> TurnOutcome | State:
     """One trader's turn as a subflow of its own; a failed turn fails this subflow only.
 
     Parameters are plain values, so the Prefect UI shows them and a retry needs nothing else.
+    A handled failure (the turn is recorded as failed, say a rate-limited model) returns a Failed
+    state with the reason: the UI shows the failed subflow and its message, and no traceback is
+    logged for a failure that is not a bug.
     """
     profile = find_trader(load_traders(runtime.settings()), trader)
     request = TurnRequest(
         profile=profile, cycle_id=cycle_id, turn_key=f"cycle-{cycle_id}:{profile.name}", universe=universe
     )
     outcome = await play_turn(request)
+    turn_log.info("%s %s", profile.name, outcome.status, extra={"trader": profile.name, "outcome": outcome})
     if outcome.status == "failed":
-        raise RuntimeError(f"{profile.name}'s turn failed: {outcome.error}")
+        return Failed(message=f"{profile.name}'s turn failed: {outcome.error}")
     return outcome
 
 
@@ -84,10 +95,9 @@ async def trading_cycle(force: bool = False, traders: list[str] | None = None) -
     forced = force or runtime.settings().run_even_when_market_is_closed
     status = check_market_open()
     if not status.open and not forced:
-        logger.info(
-            "Market closed; cycle skipped (next open %s). Use --force to trade anyway.", status.next_open
-        )
-        reason = f"market closed; next open {status.next_open}"
+        next_open = format_market_time(status.next_open)
+        logger.info("Market closed; cycle skipped (next open %s). Use --force to trade anyway.", next_open)
+        reason = f"market closed; next open {next_open}"
         if status.note:
             reason += f" ({status.note})"
         return {"status": "skipped", "reason": reason}

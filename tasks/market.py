@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from prefect import get_run_logger, task
 
-from floor.market.calendar import MarketStatus, gate_status
+from floor.market.calendar import MarketStatus, format_market_time, gate_status
 from floor.price_feed import CyclePrices, PriceBatch, fetch_batch, use_batch, use_stale
 from tasks import runtime
 
@@ -18,7 +18,7 @@ def check_market_open() -> MarketStatus:
     logger = get_run_logger()
     if status.note:
         logger.warning(status.note)
-    verdict = "open" if status.open else f"closed; next open {status.next_open}"
+    verdict = "open" if status.open else f"closed; next open {format_market_time(status.next_open)}"
     logger.info("Market is %s (%s, from %s)", verdict, status.session, status.source)
     return status
 

@@ -80,6 +80,17 @@ def market_status(at: datetime, open_sessions: frozenset[str] = frozenset({"open
     )
 
 
+def format_market_time(at: datetime | None) -> str:
+    """An instant as a US-market user reads it: New York time with its zone, ``Wed 2 Dec 09:30 EST``.
+
+    ``None`` (beyond the calendar) reads as ``unknown``.
+    """
+    if at is None:
+        return "unknown"
+    local = at.astimezone(NEW_YORK)
+    return f"{local:%a} {local.day} {local:%b %H:%M %Z}"
+
+
 def _session(calendar: Any, minute: pd.Timestamp, as_of: datetime) -> str:
     if calendar.is_open_on_minute(minute):
         return "open"

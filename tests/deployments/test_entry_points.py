@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import anyio
+import pytest
 import yaml
 
 ROOT = Path(__file__).parents[2]
@@ -38,6 +39,7 @@ def test_market_hours_cron():
     assert market_hours_cron(120) == "30 9-15/2 * * 1-5"
 
 
+@pytest.mark.slow
 def test_prefect_deploy_all_creates_the_cron_deployment(prefect_api, tmp_path):
     env = {**os.environ, "PREFECT_API_URL": prefect_api, "PWD": str(ROOT)}
     prefect = [sys.executable, "-m", "prefect"]

@@ -16,6 +16,8 @@ from sqlalchemy import select
 from floor.schema import activity_logs, cycles, transactions, turns
 from tests.fakes.openai_server import OpenAIServer, failure, final_answer, tool_call
 
+pytestmark = pytest.mark.slow  # full Prefect cycles
+
 KEY = "sk-floorcli-9f8e7d6c5b4a-DISTINCTIVE"
 RATIONALE = "Apple sits below its 60-day average; a patient buy."
 

@@ -18,6 +18,8 @@ from floor.money import buy_fill, sell_fill
 from floor.schema import cycles, prices, transactions
 from tests.fakes.polygon_server import Fault, PolygonServer
 
+pytestmark = pytest.mark.slow  # full Prefect cycles
+
 KEY = "test-polygon-key"
 CLOSES = {instrument.symbol: round(10 + 3.37 * n, 2) for n, instrument in enumerate(INSTRUMENTS)}
 

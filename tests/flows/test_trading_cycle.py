@@ -21,6 +21,8 @@ from floor.reports import account_reports
 from floor.schema import cycles, snapshots, transactions, turns
 from tests.ledger_checks import assert_books_balance
 
+pytestmark = pytest.mark.slow  # full Prefect cycles
+
 
 def count(engine, table) -> int:
     with engine.connect() as conn:

@@ -76,3 +76,11 @@ def test_works_for_today_and_covers_the_coming_year() -> None:
     status = market_status(now)
     assert status.next_open is not None and status.next_open > now
     assert market_status(now + timedelta(days=365)).next_close is not None
+
+
+def test_market_times_read_in_new_york_time_with_the_zone() -> None:
+    from floor.market.calendar import format_market_time
+
+    assert format_market_time(datetime(2026, 12, 2, 14, 30, tzinfo=UTC)) == "Wed 2 Dec 09:30 EST"
+    assert format_market_time(datetime(2026, 7, 1, 13, 30, tzinfo=UTC)) == "Wed 1 Jul 09:30 EDT"
+    assert format_market_time(None) == "unknown"

@@ -1,0 +1,56 @@
+"""How ``floor`` reads its arguments: typed values, and one line for anything it cannot use."""
+
+from __future__ import annotations
+
+import argparse
+import re
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive whole number, got {text!r}")
+    return value
+
+
+def port_number(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"must be a port number from 0 to 65535, got {text!r}")
+    return value
+
+
+def nonblank(text: str) -> str:
+    if not text.strip():
+        raise argparse.ArgumentTypeError("must not be blank")
+    return text.strip()
+
+
+class FloorArgumentParser(argparse.ArgumentParser):
+    """Reports a bad argument in one line (``floor: --last must be …``) instead of usage text."""
+
+    def error(self, message: str):
+        named = re.fullmatch(r"argument ([^:]+): (.*)", message, flags=re.DOTALL)
+        if named:  # "argument -v/--verbose: must be ..." -> "--verbose must be ..."
+            name, problem = named[1].split("/")[-1], named[2]
+            message = f"{name} {problem}" if problem.startswith("must ") else f"{name}: {problem}"
+        self.exit(2, f"floor: {message} (see {self.prog} --help)\n")
+
+
+def command(sub, name: str, func, summary: str, description: str, examples: str) -> argparse.ArgumentParser:
+    """A subcommand with a help line, a description and worked examples in its ``--help``."""
+    parser = sub.add_parser(
+        name,
+        help=summary,
+        description=description,
+        epilog="Examples:\n" + examples.strip("\n"),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.set_defaults(func=func)
+    return parser
