@@ -45,13 +45,16 @@ class DashboardCallbacks:
         view = floor_view(self.engine, self.market, self.history)
         reports = {r["name"]: r for r in view.reports}
         colours = {name: panels.PALETTE[i % len(panels.PALETTE)] for i, name in enumerate(view.histories)}
+        rendered: dict[str, list] = {}  # each trader's panel built once, however often it is asked for
         bodies = []
         for name in _column_names(body_ids):
-            report = reports.pop(name, None)  # each trader's panel once, however often it is asked for
+            report = reports.get(name)
             if report is None:  # removed since the page loaded (or not a trader at all)
                 bodies.append([])
                 continue
-            bodies.append(panels.trader_body(report, view.histories[name], colours[name]))
+            if name not in rendered:
+                rendered[name] = panels.trader_body(report, view.histories[name], colours[name])
+            bodies.append(rendered[name])
         labels = {r["name"]: f"{r['name']} {r['lastname']}" for r in view.reports}
         return (
             bodies,

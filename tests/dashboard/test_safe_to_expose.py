@@ -217,5 +217,6 @@ def test_a_refresh_asking_for_each_panel_many_times_renders_each_once(reader, gu
     repeated = meter.cost(guarded, refresh_request(TRADERS * 50 + ["Nobody", "'; DROP TABLE accounts"]))
     print(f"refresh, ordinary: {ordinary}\nrefresh, every panel asked for 50 times: {repeated}")
     assert repeated["rows"] <= ordinary["rows"]
-    assert repeated["bytes"] <= ordinary["bytes"] + 20 * len(TRADERS) * 50  # an empty body per repeat
+    assert repeated["bytes"] <= ordinary["bytes"] + 300  # the two unknown columns get empty bodies
+    assert repeated["bytes"] >= ordinary["bytes"]  # and every trader's panel is still there
     assert repeated["peak_mb"] <= 1.5 * ordinary["peak_mb"] + 1
