@@ -220,3 +220,28 @@ def test_a_refresh_asking_for_each_panel_many_times_renders_each_once(reader, gu
     assert repeated["bytes"] <= ordinary["bytes"] + 300  # the two unknown columns get empty bodies
     assert repeated["bytes"] >= ordinary["bytes"]  # and every trader's panel is still there
     assert repeated["peak_mb"] <= 1.5 * ordinary["peak_mb"] + 1
+
+
+def test_a_jump_of_millions_of_ids_remembers_only_the_newest_gaps():
+    moved = log_feed.advance(log_feed.new_cursor(0), [2_000_000], now=1.0)
+    assert log_feed.pending_gaps(moved) == list(range(2_000_000 - log_feed.MAX_GAPS, 2_000_000))
+    small = log_feed.advance(log_feed.new_cursor(10), [12, 15], now=1.0)
+    assert log_feed.pending_gaps(small) == [11, 13, 14]  # a small jump keeps every gap, as before
+
+
+def test_a_cursor_from_the_browser_is_clamped_to_what_exists():
+    columns = ["Warren", "George"]
+    clamp = log_feed.clamp_cursor
+    assert clamp({"last": -2_000_000}, 50, columns, now=10.0)["last"] == 0
+    assert clamp({"last": 10**30}, 50, columns, now=10.0)["last"] == 50
+    for nonsense in (None, "x", [], {"last": "ten"}, {"last": True}, {"last": 1.5}):
+        assert clamp(nonsense, 50, columns, now=10.0)["last"] == 50  # start from now: nothing old
+    gaps = {"3": 9.0, "49": 1e308, "60": 1.0, "-1": 1.0, "x": 1.0, "4": "soon", "5": float("nan")}
+    assert clamp({"last": 50, "gaps": gaps}, 50, columns, now=10.0)["gaps"] == {"49": 10.0, "3": 9.0}
+    many = {str(i): 1.0 for i in range(1, 5000)}
+    assert len(clamp({"last": 5000, "gaps": many}, 5000, columns, now=10.0)["gaps"]) <= log_feed.MAX_GAPS
+    counts = {"Warren": 100_000, "George": -3, "Nobody": 5, "Ray": "7"}
+    assert clamp({"last": 1, "counts": counts}, 50, columns, now=10.0)["counts"] == {
+        "Warren": log_feed.MAX_LINES,
+        "George": 0,
+    }
