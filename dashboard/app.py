@@ -1,8 +1,10 @@
 """Build and serve the dashboard: a Dash app over a read-only connection to the floor's database.
 
-Nothing here runs at import. ``create_app`` wires an app from an engine; ``read_only_engine``
-gives the engine whose every transaction is read-only; ``DashboardServer`` serves an app on a
-port (Werkzeug's threaded server, never Dash's debug mode).
+Nothing here runs at import. ``create_app`` wires an app from an engine, behind basic auth when
+configured and with request bodies capped; ``read_only_engine`` gives the engine that reads as the
+SELECT-only ``floor_reader`` role (where the migrations could create it) in read-only
+transactions; ``DashboardServer`` serves an app on a port (Werkzeug's threaded server, never
+Dash's debug mode).
 """
 
 from __future__ import annotations
@@ -14,9 +16,10 @@ import threading
 from pathlib import Path
 
 from dash import Dash
-from sqlalchemy import Engine, create_engine
+from sqlalchemy import Engine, create_engine, event
 from werkzeug.serving import make_server
 
+from dashboard.access import BasicAuthGate
 from dashboard.callbacks import DashboardCallbacks
 from dashboard.layout import page
 from floor.errors import ConfigurationError
@@ -24,17 +27,52 @@ from floor.market import MarketData
 from floor.settings import Settings
 
 ASSETS = Path(__file__).parent / "assets"
+READER_ROLE = "floor_reader"  # created by migration 0005 where the migrating user may create roles
+
+log = logging.getLogger(__name__)
+
+# Does the reader role exist (a row), and may this login become it (the value)? SET is its own
+# membership option from Postgres 16 on; before that, membership is enough.
+_MAY_BECOME_READER = """
+SELECT CASE WHEN current_setting('server_version_num')::int >= 160000
+            THEN pg_has_role(current_user, oid, 'SET')
+            ELSE pg_has_role(current_user, oid, 'MEMBER') END
+FROM pg_roles WHERE rolname = %s
+"""
 
 
 def read_only_engine(url: str) -> Engine:
-    """An engine whose sessions start read-only: any INSERT, UPDATE or DDL through it fails."""
-    return create_engine(
+    """An engine that can only read: every connection acts as the SELECT-only reader role when it
+    exists, and every transaction starts read-only either way (the second line, and the only one
+    on a server where no role could be created).
+    """
+    engine = create_engine(
         url,
         pool_size=4,
         max_overflow=8,
         pool_pre_ping=True,
         connect_args={"options": "-c default_transaction_read_only=on"},
     )
+    warned = []
+
+    @event.listens_for(engine, "connect")
+    def become_reader(dbapi_connection, _record) -> None:
+        with dbapi_connection.cursor() as cursor:
+            cursor.execute(_MAY_BECOME_READER, (READER_ROLE,))
+            row = cursor.fetchone()
+            if row is not None and row[0]:
+                cursor.execute(f"SET ROLE {READER_ROLE}")
+            elif row is not None and not warned:
+                warned.append(True)
+                log.warning(
+                    "the dashboard's database user may not SET ROLE %s; it reads in read-only "
+                    "transactions only (GRANT %s TO the dashboard's user to add the role)",
+                    READER_ROLE,
+                    READER_ROLE,
+                )
+        dbapi_connection.commit()  # the SET outlives this transaction: it holds for the session
+
+    return engine
 
 
 def prefect_ui_url(settings: Settings) -> str | None:
@@ -55,8 +93,10 @@ def create_app(
 ) -> Dash:
     """The dashboard app over ``engine`` (give it a read-only one), with basic auth if configured.
 
-    With ``warm_up`` the snapshot history is read in the background right away, so the first
-    visitor does not wait for a year of history to load.
+    Basic auth wraps the whole server, so credentials are checked before any route runs or any
+    body is read; bodies above ``DASHBOARD_MAX_REQUEST_BYTES`` get 413. With ``warm_up`` the
+    snapshot history is read in the background right away, so the first visitor does not wait
+    for a year of history to load.
     """
     if bool(settings.dashboard_user) != bool(settings.dashboard_password):
         raise ConfigurationError("set both DASHBOARD_USER and DASHBOARD_PASSWORD for basic auth, or neither")
@@ -67,6 +107,7 @@ def create_app(
         assets_folder=str(ASSETS),
         serve_locally=True,
     )
+    app.server.config["MAX_CONTENT_LENGTH"] = settings.dashboard_max_request_bytes
     callbacks = DashboardCallbacks(engine, market, prefect_ui=prefect_ui)
     app.layout = lambda: page(
         engine,
@@ -81,9 +122,9 @@ def create_app(
             target=callbacks.history.read, args=(engine,), name="dashboard-warm-up", daemon=True
         ).start()
     if settings.dashboard_user:
-        import dash_auth
-
-        dash_auth.BasicAuth(app, {settings.dashboard_user: settings.dashboard_password})
+        app.server.wsgi_app = BasicAuthGate(
+            app.server.wsgi_app, settings.dashboard_user, settings.dashboard_password
+        )
     return app
 
 

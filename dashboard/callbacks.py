@@ -1,7 +1,9 @@
 """The dashboard's two callbacks: refresh the portfolio panels, and poll the activity logs.
 
 Both are plain methods over floor query functions, so tests call them directly; ``register``
-wires them to the page's components.
+wires them to the page's components. Everything a callback gets from the browser (component ids,
+the log cursor) is clamped to what exists before it is used: a crafted request costs what an
+ordinary one does.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from sqlalchemy import Engine
 
 from dashboard import log_feed, panels
 from floor.market import MarketData
-from floor.portfolio_views import floor_view, log_lines_after, recent_cycles
+from floor.portfolio_views import floor_view, log_lines_after, newest_log_id, recent_cycles
 from floor.value_history import ValueHistoryCache
 
 LOG_BATCH = 500  # most lines one poll returns; the rest follow on the next poll
@@ -43,14 +45,16 @@ class DashboardCallbacks:
         view = floor_view(self.engine, self.market, self.history)
         reports = {r["name"]: r for r in view.reports}
         colours = {name: panels.PALETTE[i % len(panels.PALETTE)] for i, name in enumerate(view.histories)}
+        rendered: dict[str, list] = {}  # each trader's panel built once, however often it is asked for
         bodies = []
-        for body_id in body_ids:
-            name = body_id["trader"]
+        for name in _column_names(body_ids):
             report = reports.get(name)
-            if report is None:  # removed since the page loaded
+            if report is None:  # removed since the page loaded (or not a trader at all)
                 bodies.append([])
                 continue
-            bodies.append(panels.trader_body(report, view.histories[name], colours[name]))
+            if name not in rendered:
+                rendered[name] = panels.trader_body(report, view.histories[name], colours[name])
+            bodies.append(rendered[name])
         labels = {r["name"]: f"{r['name']} {r['lastname']}" for r in view.reports}
         return (
             bodies,
@@ -65,23 +69,31 @@ class DashboardCallbacks:
 
         With nothing new the update is prevented: the browser gets an empty 204 response.
         """
-        lines = log_lines_after(self.engine, int(cursor["last"]), log_feed.pending_gaps(cursor), LOG_BATCH)
-        moved = log_feed.advance(cursor, [line.id for line in lines], self.clock())
-        if not lines and moved["gaps"].keys() == cursor.get("gaps", {}).keys():
+        names = _column_names(log_ids)
+        now = self.clock()
+        cursor = log_feed.clamp_cursor(cursor, newest_log_id(self.engine), [n for n in names if n], now)
+        lines = log_lines_after(self.engine, cursor["last"], log_feed.pending_gaps(cursor), LOG_BATCH)
+        moved = log_feed.advance(cursor, [line.id for line in lines], now)
+        if not lines and moved["gaps"].keys() == cursor["gaps"].keys():
             raise PreventUpdate
-        names = [i["trader"] for i in log_ids]
-        patches = {name: Patch() for name in names}
-        counts = moved["counts"]
+        shown: dict[str, list] = {name: [] for name in names if name}
         for line in lines:
-            if line.trader in patches:
-                patches[line.trader].prepend(log_feed.log_line(line))
-                counts[line.trader] = counts.get(line.trader, 0) + 1
-        for name, patch in patches.items():
-            while counts.get(name, 0) > log_feed.MAX_LINES:  # drop the oldest, at the bottom
+            if line.trader in shown:
+                shown[line.trader].append(line)
+        counts = moved["counts"]
+        patches = {}
+        for name, new_lines in shown.items():
+            if not new_lines:
+                continue
+            patch = patches[name] = Patch()
+            for line in new_lines[-log_feed.MAX_LINES :]:  # older ones would be dropped right away
+                patch.prepend(log_feed.log_line(line))
+            counts[name] = counts.get(name, 0) + min(len(new_lines), log_feed.MAX_LINES)
+            while counts[name] > log_feed.MAX_LINES:  # drop the oldest, at the bottom
                 del patch[log_feed.MAX_LINES]
                 counts[name] -= 1
-        touched = {line.trader for line in lines}
-        return [patches[n] if n in touched else no_update for n in names], moved
+        # A column asked for twice (no page does that) gets its lines once.
+        return [patches.pop(n) if n in patches else no_update for n in names], moved
 
     def register(self, app: Dash) -> None:
         app.callback(
@@ -103,3 +115,14 @@ class DashboardCallbacks:
             State({"type": "log", "trader": ALL}, "id"),
             prevent_initial_call=True,
         )(self.poll_logs)
+
+
+def _column_names(component_ids: list) -> list[str | None]:
+    """The trader of each pattern-matching id the browser sent, None for one that is not such an id."""
+    if not isinstance(component_ids, list):
+        return []
+    names = []
+    for component_id in component_ids:
+        name = component_id.get("trader") if isinstance(component_id, dict) else None
+        names.append(name if isinstance(name, str) else None)
+    return names

@@ -3,9 +3,15 @@
 Log ids come from one sequence, but a transaction that took a lower id can commit after one that
 took a higher id. The cursor therefore remembers ids it skipped over for a short while and asks
 for them again, so a line committed a moment late still appears.
+
+The cursor lives in the browser, so whatever comes back is untrusted: :func:`clamp_cursor` bounds
+every id to the ids that exist, every count to the lines a column can hold, and the gaps to
+:data:`MAX_GAPS`, so a crafted poll costs no more than an ordinary one.
 """
 
 from __future__ import annotations
+
+import math
 
 from dash import html
 
@@ -21,6 +27,49 @@ def new_cursor(last_id: int) -> dict:
     return {"last": int(last_id), "gaps": {}, "counts": {}}
 
 
+def _whole(value: object) -> int | None:
+    """``value`` as an int if it is one (or a string of one); None otherwise, bools included."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and 0 < len(value) <= 20:
+        try:
+            return int(value)
+        except ValueError:
+            return None
+    return None
+
+
+def clamp_cursor(cursor: object, newest_id: int, columns: list[str], now: float) -> dict:
+    """A cursor from the browser made safe: ``last`` within 0..``newest_id`` (a cursor that makes no
+    sense starts at ``newest_id``), gaps only below ``last`` and at most :data:`MAX_GAPS` of them,
+    gap times no later than ``now``, and counts only for ``columns``, each within 0..MAX_LINES.
+    """
+    if not isinstance(cursor, dict):
+        return new_cursor(newest_id)
+    last = _whole(cursor.get("last"))
+    last = newest_id if last is None else min(max(last, 0), newest_id)
+    gaps: dict[int, float] = {}
+    raw_gaps = cursor.get("gaps")
+    if isinstance(raw_gaps, dict):
+        for key, seen_at in list(raw_gaps.items())[: 4 * MAX_GAPS]:
+            id_ = _whole(key)
+            if id_ is None or not 0 < id_ < last or isinstance(seen_at, bool):
+                continue
+            if isinstance(seen_at, int | float) and math.isfinite(seen_at):
+                gaps[id_] = min(float(seen_at), now)
+    newest = sorted(gaps, reverse=True)[:MAX_GAPS]
+    counts: dict[str, int] = {}
+    raw_counts = cursor.get("counts")
+    if isinstance(raw_counts, dict):
+        for name in columns:
+            count = _whole(raw_counts.get(name))
+            if count is not None:
+                counts[name] = min(max(count, 0), MAX_LINES)
+    return {"last": last, "gaps": {str(k): gaps[k] for k in newest}, "counts": counts}
+
+
 def advance(cursor: dict, seen_ids: list[int], now: float) -> dict:
     """The cursor after showing ``seen_ids`` (ascending) at time ``now`` (epoch seconds)."""
     last = int(cursor["last"])
@@ -29,7 +78,9 @@ def advance(cursor: dict, seen_ids: list[int], now: float) -> dict:
         gaps.pop(id_, None)
     for id_ in seen_ids:
         if id_ > last:
-            for missing in range(last + 1, id_):
+            # Only the MAX_GAPS ids right below a seen id can be among the newest MAX_GAPS gaps
+            # kept below, so a jump of millions of ids costs no more than one of MAX_GAPS.
+            for missing in range(max(last + 1, id_ - MAX_GAPS), id_):
                 gaps[missing] = now
             last = id_
     fresh = {k: t for k, t in gaps.items() if now - t < GAP_TTL_SECONDS}

@@ -136,6 +136,12 @@ class Settings(BaseSettings):
         default=None, description="Prefect UI address, for links to flow runs (e.g. http://127.0.0.1:4200)."
     )
     dashboard_log_poll_ms: int = Field(default=500, ge=100, le=60_000)
+    dashboard_max_request_bytes: int = Field(
+        default=64 * 1024,
+        ge=4 * 1024,
+        le=16 * 1024 * 1024,
+        description="Largest request body the dashboard reads; larger ones get HTTP 413.",
+    )
     dashboard_refresh_seconds: int = Field(default=120, ge=5, le=24 * 3600)
 
     # Tool service (the MCP servers over streamable HTTP)
