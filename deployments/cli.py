@@ -1,4 +1,4 @@
-"""The ``floor`` command: reset, run, report, logs, mcp, up, dashboard.
+"""The ``floor`` command: reset, run, report, logs, resume, mcp, up, dashboard.
 
 Entry points only wire: read settings once, connect, call ``floor`` or run a flow.
 """
@@ -67,13 +67,15 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     from floor.market.factory import build_market
     from floor.reports import account_reports, format_report
+    from floor.risk import policy_for
 
     settings, engine, traders = _engine_and_traders()
     if args.name:
         from floor.traders import find_trader
 
         args.name = find_trader(traders, args.name).name
-    reports = account_reports(engine, build_market(settings), args.name)
+    policies = {t.name: policy_for(t, settings) for t in traders}
+    reports = account_reports(engine, build_market(settings), args.name, policies=policies)
     if args.json:
         print(json.dumps(reports, indent=2))
     else:
@@ -101,6 +103,19 @@ def cmd_logs(args: argparse.Namespace) -> int:
     else:
         for e in entries:
             print(f"{e.created_at:%Y-%m-%d %H:%M:%S} {e.type:<10} {e.message}")
+    return 0
+
+
+def cmd_resume(args: argparse.Namespace) -> int:
+    from floor.risk_book import resume
+    from floor.traders import find_trader
+
+    _, engine, traders = _engine_and_traders()
+    name = find_trader(traders, args.name).name
+    if resume(engine, name):
+        print(f"{name} resumed: the drawdown halt is lifted and the peak counts from now")
+    else:
+        print(f"{name} is not halted; nothing to resume")
     return 0
 
 
@@ -159,6 +174,10 @@ def build_parser() -> argparse.ArgumentParser:
     logs.add_argument("--json", action="store_true")
     logs.add_argument("--last", type=int, metavar="N")
     logs.set_defaults(func=cmd_logs)
+
+    resume = sub.add_parser("resume", help="lift a trader's drawdown halt so it may buy again")
+    resume.add_argument("name")
+    resume.set_defaults(func=cmd_resume)
 
     mcp = sub.add_parser("mcp", help="run one MCP server on stdio, bound to a trader")
     mcp.add_argument("kind", choices=["accounts", "market", "push", "memory", "research"])
