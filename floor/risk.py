@@ -120,7 +120,7 @@ def policy_for(profile: TraderProfile, settings: Settings) -> RiskPolicy:
 def parse_universe(value: object, where: str) -> frozenset[str] | None:
     """A set of normalised tickers from a comma-separated string or a list; ``None`` if unset."""
     from floor.errors import TradeRejected
-    from floor.ledger import normalize_symbol
+    from floor.ledger import normalize_symbol  # here, not at the top: the ledger imports this module
 
     if value is None:
         return None

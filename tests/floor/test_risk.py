@@ -411,7 +411,7 @@ def test_the_report_shows_a_halt_and_the_limits_that_fired(floor):
     assert "limit fired" in text and "risk limits: one buy may cost at most 50% of equity" in text
     (other,) = account_reports(floor, SimulatedMarket(), "George")
     assert other["risk"] == {"limits": [], "halt": None, "fired": []}
-    assert "HALTED" not in format_report(other) and "risk" not in format_report(other)
+    assert "HALTED" not in format_report(other) and "risk limits" not in format_report(other)
 
 
 def test_floor_resume_lifts_the_halt(floor, capsys):
@@ -430,3 +430,13 @@ def test_floor_resume_lifts_the_halt(floor, capsys):
     with pytest.raises(SystemExit) as unknown:
         main(["resume", "Nobody"])
     assert unknown.value.code == 2 and "no trader named 'Nobody'" in capsys.readouterr().err
+
+
+def test_migration_0005_matches_the_declared_schema(engine):
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from floor.schema import metadata
+
+    with engine.connect() as conn:
+        assert compare_metadata(MigrationContext.configure(conn), metadata) == []
