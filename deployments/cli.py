@@ -1,4 +1,4 @@
-"""The ``floor`` command: reset, run, report, logs, mcp, up, dashboard.
+"""The ``floor`` command: reset, run, report, logs, resume, mcp, up, dashboard.
 
 Entry points only wire: read settings once, connect, call ``floor`` or run a flow.
 """
@@ -106,13 +106,15 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     from floor.market.factory import build_market
     from floor.reports import account_reports, format_report
+    from floor.risk import policy_for
 
     settings, engine, traders = _engine_and_traders()
     if args.name:
         from floor.traders import find_trader
 
         args.name = find_trader(traders, args.name).name
-    reports = account_reports(engine, build_market(settings), args.name)
+    policies = {t.name: policy_for(t, settings) for t in traders}
+    reports = account_reports(engine, build_market(settings), args.name, policies=policies)
     if args.json:
         print(json.dumps(reports, indent=2))
     else:
@@ -142,6 +144,19 @@ def cmd_logs(args: argparse.Namespace) -> int:
         for e in entries:
             message = e.message if args.full else shorten(e.message)
             print(f"{e.created_at.astimezone(NEW_YORK):%Y-%m-%d %H:%M:%S %Z} {e.type:<10} {message}")
+    return 0
+
+
+def cmd_resume(args: argparse.Namespace) -> int:
+    from floor.risk_book import resume
+    from floor.traders import find_trader
+
+    _, engine, traders = _engine_and_traders()
+    name = find_trader(traders, args.name).name
+    if resume(engine, name):
+        print(f"{name} resumed: the drawdown halt is lifted and the peak counts from now")
+    else:
+        print(f"{name} is not halted; nothing to resume")
     return 0
 
 
@@ -273,6 +288,19 @@ Run `floor COMMAND --help` for a command's options and examples.""",
     logs.add_argument("--last", type=positive_int, metavar="N", help="only the newest N entries")
     logs.add_argument("--full", action="store_true", help="print long messages in full")
     logs.add_argument("--json", action="store_true", help="print JSON (messages always in full)")
+
+    resume = command(
+        sub,
+        "resume",
+        cmd_resume,
+        "lift a trader's drawdown halt so it may buy again",
+        "Lift a trader's drawdown halt (see RISK_DRAWDOWN_HALT_PCT): it may buy again, and its peak\n"
+        "value counts afresh from now.",
+        """
+  floor resume Warren
+""",
+    )
+    resume.add_argument("name", type=nonblank, metavar="NAME", help="the halted trader")
 
     mcp = command(
         sub,

@@ -5,6 +5,11 @@ transaction row written and cash and position updated together. The database enf
 and shares >= 0; every trade carries an idempotency key unique per account, so a retried order
 returns the first result and writes nothing. Rejections raise :class:`TradeRejected` with a
 reason the agent can read, and change nothing.
+
+With a :class:`~floor.risk.RiskPolicy`, the order is also checked against its limits inside the
+same transaction, on the locked rows (see :mod:`floor.risk_book`). A refusal by a limit changes
+no cash, position or transaction; it writes only its ``account`` log entry (and a drawdown halt
+when one starts).
 """
 
 from __future__ import annotations
@@ -21,10 +26,13 @@ from floor.accounts import get_account
 from floor.errors import TradeRejected
 from floor.market import Quote
 from floor.money import buy_fill, cents, format_money, sell_fill
+from floor.risk import Breach, Order, RiskPolicy
+from floor.risk_book import check_order
 from floor.schema import accounts, activity_logs, positions, transactions
 
 MAX_SHARES_PER_ORDER = 1_000_000
 MAX_RATIONALE_LENGTH = 2000
+MAX_TURN_KEY_LENGTH = 200
 SYMBOL_PATTERN = re.compile(r"^[A-Z][A-Z0-9]{0,5}([.\-][A-Z0-9]{1,2})?$")
 
 
@@ -98,9 +106,27 @@ def buy(
     *,
     idempotency_key: str,
     cycle_id: int | None = None,
+    turn_key: str | None = None,
+    policy: RiskPolicy | None = None,
 ) -> Trade:
-    """Buy whole shares at the current price plus the 0.2% spread."""
-    return _trade(engine, trader, "buy", symbol, quantity, rationale, prices, idempotency_key, cycle_id)
+    """Buy whole shares at the current price plus the 0.2% spread.
+
+    ``turn_key`` names the trader turn placing the order (stored with it; the orders-per-turn
+    limit counts by it); ``policy`` is the trader's risk policy, checked in the trade's transaction.
+    """
+    return _trade(
+        engine,
+        trader,
+        "buy",
+        symbol,
+        quantity,
+        rationale,
+        prices,
+        idempotency_key,
+        cycle_id,
+        turn_key,
+        policy,
+    )
 
 
 def sell(
@@ -113,9 +139,27 @@ def sell(
     *,
     idempotency_key: str,
     cycle_id: int | None = None,
+    turn_key: str | None = None,
+    policy: RiskPolicy | None = None,
 ) -> Trade:
-    """Sell whole shares held at the current price minus the 0.2% spread."""
-    return _trade(engine, trader, "sell", symbol, quantity, rationale, prices, idempotency_key, cycle_id)
+    """Sell whole shares held at the current price minus the 0.2% spread.
+
+    ``turn_key`` names the trader turn placing the order (stored with it; the orders-per-turn
+    limit counts by it); ``policy`` is the trader's risk policy, checked in the trade's transaction.
+    """
+    return _trade(
+        engine,
+        trader,
+        "sell",
+        symbol,
+        quantity,
+        rationale,
+        prices,
+        idempotency_key,
+        cycle_id,
+        turn_key,
+        policy,
+    )
 
 
 def _trade(
@@ -128,119 +172,163 @@ def _trade(
     prices: PriceSource,
     idempotency_key: str,
     cycle_id: int | None,
+    turn_key: str | None = None,
+    policy: RiskPolicy | None = None,
 ) -> Trade:
     symbol = normalize_symbol(symbol)
     quantity = validate_quantity(quantity)
     rationale = _clean_rationale(rationale)
     if not idempotency_key:
         raise ValueError("every trade needs an idempotency key")
+    if turn_key is not None and not 0 < len(turn_key) <= MAX_TURN_KEY_LENGTH:
+        raise ValueError(f"a turn key is 1 to {MAX_TURN_KEY_LENGTH} characters")
     if not prices.knows(symbol):
         raise TradeRejected(f"unknown symbol {symbol}: it is not traded on this floor's market")
 
+    # A limit's refusal leaves the transaction to commit its log entry (and a halt), then raises.
     with engine.begin() as conn:
-        account = get_account(conn, trader, for_update=True)
-        earlier = conn.execute(
-            select(transactions).where(
-                transactions.c.account_id == account.id, transactions.c.idempotency_key == idempotency_key
-            )
-        ).one_or_none()
-        if earlier is not None:
-            if (earlier.side, earlier.symbol, earlier.quantity) != (side, symbol, quantity):
-                raise TradeRejected(
-                    f"order key {idempotency_key!r} was already used for {earlier.side} "
-                    f"{earlier.quantity} {earlier.symbol}; a new order needs a new key"
-                )
-            return _replay(conn, account, earlier)
-
-        # The price is read inside the lock on purpose: the fill must match what the account
-        # is checked against, and the price source only reads a cache or a local simulation.
-        quote = prices.quote(symbol)
-        if quote is None:
-            raise TradeRejected(f"no price for {symbol} is available right now; try again later")
-        fill = buy_fill(quote.price) if side == "buy" else sell_fill(quote.price)
-        total = cents(fill * quantity)
-        held = conn.execute(
-            select(positions.c.shares, positions.c.cost).where(
-                positions.c.account_id == account.id, positions.c.symbol == symbol
-            )
-        ).one_or_none()
-        shares_held, cost_held = (held.shares, held.cost) if held else (0, Decimal("0.00"))
-
-        if side == "buy":
-            if total > account.cash:
-                affordable = int(account.cash // fill) if fill > 0 else 0
-                raise TradeRejected(
-                    f"not enough cash to buy {quantity} {symbol} at ${fill}: it costs ${total}, "
-                    f"the account has ${account.cash} (enough for {affordable} shares)"
-                )
-            cash_after = account.cash - total
-            shares_after = shares_held + quantity
-            cost_after = cost_held + total
-        else:
-            if quantity > shares_held:
-                raise TradeRejected(
-                    f"cannot sell {quantity} {symbol}: the account holds {shares_held} shares of {symbol}"
-                )
-            cash_after = account.cash + total
-            shares_after = shares_held - quantity
-            # Cost basis shrinks in proportion to the shares sold (average-cost method).
-            cost_after = cents(cost_held * shares_after / shares_held) if shares_after else Decimal("0.00")
-
-        transaction_id = conn.execute(
-            insert(transactions)
-            .values(
-                account_id=account.id,
-                symbol=symbol,
-                side=side,
-                quantity=quantity,
-                price=fill,
-                total=total,
-                rationale=rationale,
-                idempotency_key=idempotency_key,
-                cycle_id=cycle_id,
-            )
-            .returning(transactions.c.id)
-        ).scalar_one()
-        conn.execute(
-            update(accounts).where(accounts.c.id == account.id).values(cash=cash_after, updated_at=func.now())
+        result = _fill(
+            conn,
+            trader,
+            side,
+            symbol,
+            quantity,
+            rationale,
+            prices,
+            idempotency_key,
+            cycle_id,
+            turn_key,
+            policy,
         )
-        if shares_after:
-            conn.execute(
-                pg_insert(positions)
-                .values(account_id=account.id, symbol=symbol, shares=shares_after, cost=cost_after)
-                .on_conflict_do_update(
-                    index_elements=[positions.c.account_id, positions.c.symbol],
-                    set_={"shares": shares_after, "cost": cost_after},
-                )
-            )
-        else:
-            conn.execute(
-                delete(positions).where(positions.c.account_id == account.id, positions.c.symbol == symbol)
-            )
-        verb = "Bought" if side == "buy" else "Sold"
-        conn.execute(
-            insert(activity_logs).values(
-                account_id=account.id,
-                type="account",
-                message=(
-                    f"{verb} {quantity} {symbol} at {format_money(fill)} ({format_money(total)}); "
-                    f"cash now {format_money(cash_after)}"
-                ),
-                cycle_id=cycle_id,
-            )
+    if isinstance(result, Breach):
+        raise TradeRejected(result.message)
+    return result
+
+
+def _fill(
+    conn,
+    trader: str,
+    side: str,
+    symbol: str,
+    quantity: int,
+    rationale: str,
+    prices: PriceSource,
+    idempotency_key: str,
+    cycle_id: int | None,
+    turn_key: str | None,
+    policy: RiskPolicy | None,
+) -> Trade | Breach:
+    account = get_account(conn, trader, for_update=True)
+    earlier = conn.execute(
+        select(transactions).where(
+            transactions.c.account_id == account.id, transactions.c.idempotency_key == idempotency_key
         )
-        return Trade(
-            id=transaction_id,
-            trader=trader,
-            side=side,
+    ).one_or_none()
+    if earlier is not None:
+        if (earlier.side, earlier.symbol, earlier.quantity) != (side, symbol, quantity):
+            raise TradeRejected(
+                f"order key {idempotency_key!r} was already used for {earlier.side} "
+                f"{earlier.quantity} {earlier.symbol}; a new order needs a new key"
+            )
+        return _replay(conn, account, earlier)
+
+    # The price is read inside the lock on purpose: the fill must match what the account
+    # is checked against, and the price source only reads a cache or a local simulation.
+    quote = prices.quote(symbol)
+    if quote is None:
+        raise TradeRejected(f"no price for {symbol} is available right now; try again later")
+    fill = buy_fill(quote.price) if side == "buy" else sell_fill(quote.price)
+    total = cents(fill * quantity)
+    held = conn.execute(
+        select(positions.c.shares, positions.c.cost).where(
+            positions.c.account_id == account.id, positions.c.symbol == symbol
+        )
+    ).one_or_none()
+    shares_held, cost_held = (held.shares, held.cost) if held else (0, Decimal("0.00"))
+
+    if side == "buy":
+        if total > account.cash:
+            affordable = int(account.cash // fill) if fill > 0 else 0
+            raise TradeRejected(
+                f"not enough cash to buy {quantity} {symbol} at ${fill}: it costs ${total}, "
+                f"the account has ${account.cash} (enough for {affordable} shares)"
+            )
+        cash_after = account.cash - total
+        shares_after = shares_held + quantity
+        cost_after = cost_held + total
+    else:
+        if quantity > shares_held:
+            raise TradeRejected(
+                f"cannot sell {quantity} {symbol}: the account holds {shares_held} shares of {symbol}"
+            )
+        cash_after = account.cash + total
+        shares_after = shares_held - quantity
+        # Cost basis shrinks in proportion to the shares sold (average-cost method).
+        cost_after = cents(cost_held * shares_after / shares_held) if shares_after else Decimal("0.00")
+
+    if policy is not None and policy.active:
+        order = Order(side, symbol, quantity, quote.price, total)
+        breach = check_order(conn, account, policy, order, prices, turn_key=turn_key, cycle_id=cycle_id)
+        if breach is not None:
+            return breach
+
+    transaction_id = conn.execute(
+        insert(transactions)
+        .values(
+            account_id=account.id,
             symbol=symbol,
+            side=side,
             quantity=quantity,
             price=fill,
             total=total,
-            cash_after=cash_after,
-            shares_after=shares_after,
             rationale=rationale,
+            idempotency_key=idempotency_key,
+            cycle_id=cycle_id,
+            turn_key=turn_key,
+            realized=None if side == "buy" else total - (cost_held - cost_after),
         )
+        .returning(transactions.c.id)
+    ).scalar_one()
+    conn.execute(
+        update(accounts).where(accounts.c.id == account.id).values(cash=cash_after, updated_at=func.now())
+    )
+    if shares_after:
+        conn.execute(
+            pg_insert(positions)
+            .values(account_id=account.id, symbol=symbol, shares=shares_after, cost=cost_after)
+            .on_conflict_do_update(
+                index_elements=[positions.c.account_id, positions.c.symbol],
+                set_={"shares": shares_after, "cost": cost_after},
+            )
+        )
+    else:
+        conn.execute(
+            delete(positions).where(positions.c.account_id == account.id, positions.c.symbol == symbol)
+        )
+    verb = "Bought" if side == "buy" else "Sold"
+    conn.execute(
+        insert(activity_logs).values(
+            account_id=account.id,
+            type="account",
+            message=(
+                f"{verb} {quantity} {symbol} at {format_money(fill)} ({format_money(total)}); "
+                f"cash now {format_money(cash_after)}"
+            ),
+            cycle_id=cycle_id,
+        )
+    )
+    return Trade(
+        id=transaction_id,
+        trader=trader,
+        side=side,
+        symbol=symbol,
+        quantity=quantity,
+        price=fill,
+        total=total,
+        cash_after=cash_after,
+        shares_after=shares_after,
+        rationale=rationale,
+    )
 
 
 def _replay(conn, account, earlier) -> Trade:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -14,6 +15,8 @@ from floor.market import MarketData
 from floor.market.calendar import NEW_YORK
 from floor.money import format_money
 from floor.price_cache import latest_quotes, price_map
+from floor.risk import RiskPolicy
+from floor.risk_book import fired_limits, halt_of
 from floor.valuation import value_positions
 
 
@@ -26,8 +29,18 @@ def current_prices(engine: Engine, market: MarketData, symbols: set[str]) -> dic
     return found
 
 
-def account_reports(engine: Engine, market: MarketData, name: str | None = None) -> list[dict]:
-    """One report per account (or only ``name``'s), as the JSON ``floor report --json`` prints."""
+def account_reports(
+    engine: Engine,
+    market: MarketData,
+    name: str | None = None,
+    *,
+    policies: Mapping[str, RiskPolicy] | None = None,
+) -> list[dict]:
+    """One report per account (or only ``name``'s), as the JSON ``floor report --json`` prints.
+
+    ``policies`` (trader name -> risk policy) adds each trader's limits to its ``risk`` entry;
+    a drawdown halt and the limits that fired recently are shown either way.
+    """
     selected = [a for a in list_accounts(engine) if name is None or a.name.lower() == name.lower()]
     held = {a.name: {h.symbol: h.shares for h in holdings(engine, a.name)} for a in selected}
     prices = current_prices(engine, market, {s for h in held.values() for s in h})
@@ -50,12 +63,32 @@ def account_reports(engine: Engine, market: MarketData, name: str | None = None)
                 "usage_today": usage_today.get(account.name, Usage()).as_json(),
                 "turns": [_turn_json(t) for t in recent_turns(engine, account.name, last=RECENT_TURNS)],
                 "transactions": [transaction_json(t) for t in transaction_history(engine, account.name)],
+                "risk": _risk_json(engine, account.name, (policies or {}).get(account.name)),
             }
         )
     return reports
 
 
 RECENT_TURNS = 5
+RECENT_FIRED_LIMITS = 5
+
+
+def _risk_json(engine: Engine, trader: str, policy: RiskPolicy | None) -> dict:
+    halt = halt_of(engine, trader)
+    return {
+        "limits": policy.describe() if policy is not None else [],
+        "halt": None
+        if halt is None
+        else {
+            "since": halt.since.isoformat(),
+            "reason": halt.reason,
+            "sessions_passed": halt.sessions_passed,
+        },
+        "fired": [
+            {"timestamp": f.created_at.isoformat(), "rule": f.rule, "message": f.message}
+            for f in fired_limits(engine, trader, last=RECENT_FIRED_LIMITS)
+        ],
+    }
 
 
 def transaction_json(transaction) -> dict:
@@ -118,6 +151,17 @@ def format_report(report: dict) -> str:
         if t["error"]:
             line += f"  ({t['error'][:120]})"
         lines.append(line)
+    risk = report.get("risk") or {}
+    if risk.get("halt"):
+        halt = risk["halt"]
+        lines.append(
+            f"  HALTED since {halt['since'][:16]} (sells only; {halt['sessions_passed']} sessions since; "
+            f"`floor resume {report['name']}` lifts it): {halt['reason']}"
+        )
+    if risk.get("limits"):
+        lines.append("  risk limits: " + "; ".join(risk["limits"]))
+    for fired in risk.get("fired", []):
+        lines.append(f"  limit fired {fired['timestamp'][:16]} {fired['rule']}: {fired['message'][:160]}")
     return "\n".join(lines)
 
 

@@ -41,6 +41,10 @@ accounts = Table(
     Column("cash", MONEY, nullable=False),
     Column("initial_cash", MONEY, nullable=False),
     Column("next_turn", String(16), nullable=False, server_default="trade"),
+    # A drawdown halt in force (see floor.risk): since when and why; the peak counts from peak_since.
+    Column("halted_at", DateTime(timezone=True)),
+    Column("halt_reason", Text),
+    Column("peak_since", DateTime(timezone=True)),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     CheckConstraint("cash >= 0", name="ck_accounts_cash_not_negative"),
@@ -83,11 +87,14 @@ transactions = Table(
     Column("rationale", Text, nullable=False, server_default=""),
     Column("idempotency_key", String(200), nullable=False),
     Column("cycle_id", Integer, ForeignKey("cycles.id", ondelete="SET NULL")),
+    Column("turn_key", String(200)),  # the trader turn that placed the order, when known
+    Column("realized", MONEY),  # a sell's profit or loss against the average cost; NULL for buys
     CheckConstraint("side IN ('buy', 'sell')", name="ck_transactions_side"),
     CheckConstraint("quantity > 0", name="ck_transactions_quantity_positive"),
     CheckConstraint("price > 0", name="ck_transactions_price_positive"),
     UniqueConstraint("account_id", "idempotency_key", name="uq_transactions_account_key"),
     Index("ix_transactions_account_id_id", "account_id", "id"),
+    Index("ix_transactions_account_turn", "account_id", "turn_key"),
 )
 
 turns = Table(

@@ -180,6 +180,42 @@ class Settings(BaseSettings):
         default=8, ge=1, le=256, description="How many traders' turns a cycle runs at once."
     )
 
+    # Risk limits, checked by the ledger in each trade's transaction; all off by default. A trader's
+    # [trader.risk] table in the traders file overrides them (see floor/traders.toml, floor/risk.py).
+    risk_max_position_pct: Decimal | None = Field(
+        default=None, gt=0, le=100, description="Largest position, % of equity after the fill."
+    )
+    risk_max_order_pct: Decimal | None = Field(
+        default=None, gt=0, le=100, description="Largest buy, % of equity."
+    )
+    risk_max_orders_per_turn: int | None = Field(
+        default=None, ge=1, le=100_000, description="Most orders (buys and sells) one trader turn may place."
+    )
+    risk_max_daily_turnover_pct: Decimal | None = Field(
+        default=None,
+        gt=0,
+        le=100_000,
+        description="Most bought + sold per New York trading day, % of equity.",
+    )
+    risk_min_cash_reserve_pct: Decimal | None = Field(
+        default=None, gt=0, lt=100, description="Cash a buy must leave, % of equity after the fill."
+    )
+    risk_universe: str | None = Field(
+        default=None, description="Symbols a trader may buy, comma-separated; unset = the whole market."
+    )
+    risk_drawdown_halt_pct: Decimal | None = Field(
+        default=None, gt=0, lt=100, description="Down this % from the peak value: sells only until resumed."
+    )
+    risk_drawdown_halt_sessions: int | None = Field(
+        default=None, ge=1, le=100_000, description="Sessions after which a drawdown halt ends by itself."
+    )
+    risk_loss_cooldown_hours: Decimal | None = Field(
+        default=None,
+        gt=0,
+        le=24 * 365,
+        description="No buy of a symbol this long after selling it at a loss.",
+    )
+
     @field_validator("*", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: object, info: ValidationInfo) -> object:

@@ -8,6 +8,7 @@ from importlib import resources
 from pathlib import Path
 
 from floor.errors import ConfigurationError
+from floor.risk import parse_overrides
 from floor.settings import Settings
 
 STYLES = ("value", "bold", "risk_parity", "crypto_momentum")
@@ -23,6 +24,9 @@ class TraderProfile:
     style: str
     strategy: str
     model: str
+    # The trader's own risk limits over the floor-wide RISK_* settings: (limit, value) pairs,
+    # value None to switch a floor-wide limit off. See floor.risk.policy_for.
+    risk_overrides: tuple[tuple[str, object], ...] = ()
 
     @property
     def display_name(self) -> str:
@@ -69,6 +73,7 @@ def load_traders(settings: Settings) -> list[TraderProfile]:
                 style=entry["style"],
                 strategy=" ".join(str(entry["strategy"]).split()),
                 model=_model(entry, settings),
+                risk_overrides=parse_overrides(entry["risk"], name) if "risk" in entry else (),
             )
         )
     return traders

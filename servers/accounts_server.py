@@ -72,6 +72,8 @@ def build_accounts_server(source: BindingSource, **options: object) -> FastMCP:
                 binding.prices,
                 idempotency_key=binding.order_key(side, symbol, quantity),
                 cycle_id=binding.cycle_id,
+                turn_key=binding.turn_key,
+                policy=binding.policy,
             )
         except TradeRejected as exc:
             raise ToolError(f"Trade rejected: {exc}") from exc

@@ -21,6 +21,9 @@ from sqlalchemy import Engine
 from floor import tool_access
 from floor.market import MarketData
 from floor.price_cache import PriceBook
+from floor.risk import policy_for
+from floor.settings import Settings
+from floor.traders import find_trader, load_traders
 from servers.binding import TraderBinding
 
 
@@ -65,9 +68,10 @@ class NotAuthenticated(RuntimeError):
 class TokenBindings:
     """The binding of the turn whose token authenticated the request being served."""
 
-    def __init__(self, engine: Engine, market: MarketData) -> None:
+    def __init__(self, engine: Engine, market: MarketData, settings: Settings) -> None:
         self._engine = engine
         self._market = market
+        self._settings = settings
         self._bindings: dict[int, tuple[TraderBinding, datetime]] = {}
         self._lock = threading.Lock()
 
@@ -87,10 +91,15 @@ class TokenBindings:
                     prices=PriceBook(self._engine, self._market, token.cycle_id),
                     cycle_id=token.cycle_id,
                     turn_key=token.turn_key,
+                    policy=self._policy(token.trader),
                 )
                 known = (binding, datetime.fromtimestamp(token.expires_at or 0, UTC))
                 self._bindings[token.grant_id] = known
         return known[0]
+
+    def _policy(self, trader: str):
+        """The trader's risk limits as the service's traders file and settings declare them."""
+        return policy_for(find_trader(load_traders(self._settings), trader), self._settings)
 
     def _forget_expired(self) -> None:
         now = datetime.now(UTC)

@@ -31,12 +31,13 @@ from sqlalchemy import Engine
 
 from floor.market import MarketData
 from floor.price_cache import PriceBook
+from floor.risk import NO_POLICY, RiskPolicy
 from floor.settings import Settings
 
 
 @dataclass
 class TraderBinding:
-    """A server's trader, database, prices and the turn its orders belong to.
+    """A server's trader, database, prices, risk limits and the turn its orders belong to.
 
     ``turn_key`` names the trader turn the tools serve. Orders get idempotency keys derived from
     it and from how many identical orders came before under this binding, so a retried turn that
@@ -48,6 +49,7 @@ class TraderBinding:
     prices: PriceBook
     cycle_id: int | None = None
     turn_key: str = field(default_factory=lambda: f"session-{uuid.uuid4()}")
+    policy: RiskPolicy = NO_POLICY
     _orders_seen: Counter = field(default_factory=Counter)
     _sequence: itertools.count = field(default_factory=itertools.count)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -112,8 +114,14 @@ def bind_trader(
     profile = find_trader(load_traders(settings), trader)
     engine = engine or connect(settings, run_migrations=False)
     market = market or build_market(settings)
+    from floor.risk import policy_for
+
     binding = TraderBinding(
-        trader=profile.name, engine=engine, prices=PriceBook(engine, market, cycle_id), cycle_id=cycle_id
+        trader=profile.name,
+        engine=engine,
+        prices=PriceBook(engine, market, cycle_id),
+        cycle_id=cycle_id,
+        policy=policy_for(profile, settings),
     )
     if turn_key:
         binding.turn_key = turn_key

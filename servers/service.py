@@ -56,7 +56,7 @@ def transport_security(settings: Settings) -> TransportSecuritySettings:
 
 def build_tool_app(settings: Settings, engine: Engine, market: MarketData) -> Starlette:
     """The ASGI app serving every server kind at ``/mcp/<kind>/`` behind turn tokens."""
-    bindings = TokenBindings(engine, market)
+    bindings = TokenBindings(engine, market, settings)
     security = transport_security(settings)
     servers = []
     routes: list[Route | Mount] = [Route("/health", _health, methods=["GET"])]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from floor.risk import RiskPolicy
 from floor.settings import Settings
 from floor.traders import TraderProfile
 
@@ -33,9 +34,28 @@ def market_data_note(settings: Settings) -> str:
     return f"Market-data tools: {MARKET_TOOLS}. Prices come from {source}"
 
 
-def instructions(profile: TraderProfile, strategy: str, universe: list[str], market_note: str = "") -> str:
+def risk_limits_note(policy: RiskPolicy | None) -> str:
+    """The trader's risk limits as a short block of the instructions; empty when none are set."""
+    if policy is None or not policy.active:
+        return ""
+    lines = "".join(f"- {line}\n" for line in policy.describe())
+    return (
+        "Your risk limits (the ledger enforces them; an order past one is refused with the rule named, "
+        "and selling is always allowed unless a per-turn or daily limit is reached):\n" + lines
+    )
+
+
+def instructions(
+    profile: TraderProfile,
+    strategy: str,
+    universe: list[str],
+    market_note: str = "",
+    *,
+    policy: RiskPolicy | None = None,
+) -> str:
     """The persona's standing instructions (they go into the agent's system prompt)."""
     note = f"{market_note}\n" if market_note else ""
+    note += risk_limits_note(policy)
     return (
         f"You are {profile.name}, a trader on a paper-trading floor; your persona is {profile.lastname}.\n"
         f"Your strategy: {strategy}\n\n"

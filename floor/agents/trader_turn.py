@@ -31,6 +31,7 @@ from floor.agents.tool_servers import ToolPass, ToolService, ToolServiceUnavaila
 from floor.agents.tracing import StepTracer
 from floor.cycles import TurnOutcome, finish_turn, finished_turn, spent_since, start_of_day, start_turn
 from floor.errors import ConfigurationError
+from floor.risk import policy_for
 from floor.settings import Settings
 from floor.traders import TraderProfile
 
@@ -224,7 +225,13 @@ def _run_agent(context: TurnContext, kind: str, model: Any, access: ToolPass, ki
             tools=tools,
             model=model,
             managed_agents=managed_agents(context, access, kinds, stack) or None,
-            instructions=instructions(profile, strategy, request.universe, market_data_note(settings)),
+            instructions=instructions(
+                profile,
+                strategy,
+                request.universe,
+                market_data_note(settings),
+                policy=policy_for(profile, settings),
+            ),
             max_steps=settings.max_agent_steps,
             step_callbacks={ActionStep: tracer, FinalAnswerStep: tracer, PlanningStep: tracer},
             verbosity_level=LogLevel.OFF,

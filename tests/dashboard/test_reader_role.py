@@ -146,7 +146,7 @@ def test_role_made_where_the_user_may_and_skipped_quietly_where_not(fresh_server
         config.set_main_option("script_location", str(files("floor") / "migrations"))
         with keeper.begin() as connection:
             config.attributes["connection"] = connection
-            command.downgrade(config, "0004")
+            command.downgrade(config, "0005")  # just below the reader role
         assert not role_exists()  # no other database used it
         keeper.dispose()
     finally:

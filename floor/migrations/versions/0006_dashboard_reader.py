@@ -9,15 +9,15 @@ dashboard's engine (same login) can ``SET ROLE floor_reader``.
 Roles belong to the whole server, not one database: a second floor database on the same server
 shares the role, each granting SELECT on its own tables.
 
-Revision ID: 0005
-Revises: 0004
+Revision ID: 0006
+Revises: 0005
 Create Date: 2026-12-01 23:00:00
 """
 
 from alembic import op
 
-revision = "0005"
-down_revision = "0004"
+revision = "0006"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 
