@@ -54,8 +54,25 @@ def transport_security(settings: Settings) -> TransportSecuritySettings:
     )
 
 
+class _ClosedStreamFilter(logging.Filter):
+    """Drops the SDK's traceback for a session's event stream closed as the session ends.
+
+    A client ending its session (DELETE) while its GET event stream is open makes the SDK log
+    ``ClosedResourceError`` with a traceback at ERROR: the normal end of every turn, not a fault.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        import anyio
+
+        error = record.exc_info[1] if record.exc_info else None
+        return not isinstance(error, anyio.ClosedResourceError | anyio.BrokenResourceError)
+
+
 def build_tool_app(settings: Settings, engine: Engine, market: MarketData) -> Starlette:
     """The ASGI app serving every server kind at ``/mcp/<kind>/`` behind turn tokens."""
+    sdk_log = logging.getLogger("mcp.server.streamable_http")
+    if not any(isinstance(f, _ClosedStreamFilter) for f in sdk_log.filters):
+        sdk_log.addFilter(_ClosedStreamFilter())
     bindings = TokenBindings(engine, market, settings)
     security = transport_security(settings)
     servers = []

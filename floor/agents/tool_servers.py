@@ -8,10 +8,12 @@ way, with the same token, on its first call.
 
 from __future__ import annotations
 
+import concurrent.futures
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from floor.errors import FloorError
 
@@ -71,10 +73,46 @@ def open_tools(access: ToolPass, kinds: Sequence[str]) -> Iterator[list]:
         raise ToolServiceUnavailable(
             f"the tool service at {access.service.url} did not answer: {_reason(exc)}"
         ) from exc
+    calls = concurrent.futures.ThreadPoolExecutor(max_workers=4, thread_name_prefix="tool-call")
     try:
-        yield list(client.get_tools())
+        yield [_bounded(tool, client, calls, access.service) for tool in client.get_tools()]
     finally:
+        calls.shutdown(wait=False, cancel_futures=True)
         client.disconnect()
+
+
+def _bounded(tool: Any, client: Any, calls: concurrent.futures.Executor, service: ToolService) -> Any:
+    """``tool`` with every call bounded in time, failing fast once the connection is gone.
+
+    mcpadapt runs the sessions on an event loop of its own and waits for each call without a
+    limit: if that loop stopped (the service went away mid-turn), a call would wait for ever.
+    The session's own timeout covers a slow service; this covers a dead connection.
+    """
+    forward = tool.forward
+    limit = service.call_timeout_seconds + 5
+
+    def bounded_forward(*args: Any, **kwargs: Any) -> Any:
+        if not _connected(client):
+            raise ToolServiceUnavailable(f"the connection to the tool service at {service.url} was lost")
+        pending = calls.submit(forward, *args, **kwargs)
+        try:
+            return pending.result(timeout=limit)
+        except concurrent.futures.TimeoutError:
+            raise ToolServiceUnavailable(
+                f"the tool service at {service.url} did not answer within {limit:.0f} s"
+            ) from None
+        except concurrent.futures.CancelledError:
+            raise ToolServiceUnavailable(
+                f"the connection to the tool service at {service.url} was lost mid-call"
+            ) from None
+
+    tool.forward = bounded_forward
+    return tool
+
+
+def _connected(client: Any) -> bool:
+    loop = getattr(getattr(client, "_adapter", None), "loop", None)
+    return loop is None or loop.is_running()
 
 
 def _reason(exc: BaseException) -> str:
