@@ -50,8 +50,8 @@ class TurnTokenVerifier:
         return TurnAccessToken(
             token=token,
             client_id=grant.trader,
-            # A session is bound to the credential that opened it: this grant, not just this trader.
-            subject=f"grant-{grant.id}",
+            # A session is bound to the credential that opened it: this token, not just this trader.
+            subject=f"token-{tool_access.token_hash(token)}",
             scopes=sorted(grant.kinds),
             expires_at=int(grant.expires_at.timestamp()),
             grant_id=grant.id,
@@ -72,7 +72,8 @@ class TokenBindings:
         self._engine = engine
         self._market = market
         self._settings = settings
-        self._bindings: dict[int, tuple[TraderBinding, datetime]] = {}
+        # Keyed by the token's hash: unique for good, unlike a row id (which a truncated table reuses).
+        self._bindings: dict[str, tuple[TraderBinding, datetime]] = {}
         self._lock = threading.Lock()
 
     def current(self) -> TraderBinding:
@@ -81,8 +82,9 @@ class TokenBindings:
         if not isinstance(user, AuthenticatedUser) or not isinstance(user.access_token, TurnAccessToken):
             raise NotAuthenticated("a tool of the tool service ran without a verified turn token")
         token = user.access_token
+        key = tool_access.token_hash(token.token)
         with self._lock:
-            known = self._bindings.get(token.grant_id)
+            known = self._bindings.get(key)
             if known is None:
                 self._forget_expired()
                 binding = TraderBinding(
@@ -94,7 +96,7 @@ class TokenBindings:
                     policy=self._policy(token.trader),
                 )
                 known = (binding, datetime.fromtimestamp(token.expires_at or 0, UTC))
-                self._bindings[token.grant_id] = known
+                self._bindings[key] = known
         return known[0]
 
     def _policy(self, trader: str):
@@ -103,5 +105,5 @@ class TokenBindings:
 
     def _forget_expired(self) -> None:
         now = datetime.now(UTC)
-        for grant_id in [g for g, (_, expires) in self._bindings.items() if expires <= now]:
-            del self._bindings[grant_id]
+        for key in [k for k, (_, expires) in self._bindings.items() if expires <= now]:
+            del self._bindings[key]

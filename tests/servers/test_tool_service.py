@@ -215,3 +215,16 @@ def test_many_concurrent_sessions_of_several_traders_keep_every_book(floor, tool
         assert seen[trader] == {trader}
         assert_ledger_identity(floor, trader)
         assert len(account_state(floor, trader)[2]) >= 3
+
+
+def test_a_reused_row_id_never_hands_one_traders_binding_to_another(floor, tool_service):
+    """A long-lived service outlives table resets: a new token with an old token's row id is a new turn."""
+    from sqlalchemy import text
+
+    warren = token_for(floor, "Warren")
+    anyio.run(session_calls, tool_service, "accounts", warren, ("get_balance", {}))
+    with floor.begin() as conn:
+        conn.execute(text("TRUNCATE tool_tokens RESTART IDENTITY"))
+    george = token_for(floor, "George")  # the same row id Warren's token had
+    _, (balance,) = anyio.run(session_calls, tool_service, "accounts", george, ("get_balance", {}))
+    assert json.loads(balance.content[0].text)["trader"] == "George"
