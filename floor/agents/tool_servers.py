@@ -9,6 +9,7 @@ way, with the same token, on its first call.
 from __future__ import annotations
 
 import concurrent.futures
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -73,15 +74,30 @@ def open_tools(access: ToolPass, kinds: Sequence[str]) -> Iterator[list]:
         raise ToolServiceUnavailable(
             f"the tool service at {access.service.url} did not answer: {_reason(exc)}"
         ) from exc
-    calls = concurrent.futures.ThreadPoolExecutor(max_workers=4, thread_name_prefix="tool-call")
     try:
-        yield [_bounded(tool, client, calls, access.service) for tool in client.get_tools()]
+        yield [_bounded(tool, client, access.service) for tool in client.get_tools()]
     finally:
-        calls.shutdown(wait=False, cancel_futures=True)
         client.disconnect()
 
 
-def _bounded(tool: Any, client: Any, calls: concurrent.futures.Executor, service: ToolService) -> Any:
+def _in_daemon_thread(fn: Any, *args: Any, **kwargs: Any) -> concurrent.futures.Future:
+    """Run ``fn`` on a daemon thread: a call stuck for good must not hold up the process's exit
+    (an executor's worker threads are joined at exit)."""
+    future: concurrent.futures.Future = concurrent.futures.Future()
+
+    def run() -> None:
+        if not future.set_running_or_notify_cancel():
+            return
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except BaseException as exc:  # noqa: BLE001 - handed to the waiting caller
+            future.set_exception(exc)
+
+    threading.Thread(target=run, name="tool-call", daemon=True).start()
+    return future
+
+
+def _bounded(tool: Any, client: Any, service: ToolService) -> Any:
     """``tool`` with every call bounded in time, failing fast once the connection is gone.
 
     mcpadapt runs the sessions on an event loop of its own and waits for each call without a
@@ -94,7 +110,7 @@ def _bounded(tool: Any, client: Any, calls: concurrent.futures.Executor, service
     def bounded_forward(*args: Any, **kwargs: Any) -> Any:
         if not _connected(client):
             raise ToolServiceUnavailable(f"the connection to the tool service at {service.url} was lost")
-        pending = calls.submit(forward, *args, **kwargs)
+        pending = _in_daemon_thread(forward, *args, **kwargs)
         try:
             return pending.result(timeout=limit)
         except concurrent.futures.TimeoutError:
