@@ -109,11 +109,13 @@ class RiskPolicy:
 NO_POLICY = RiskPolicy()
 
 
-def policy_for(profile: TraderProfile, settings: Settings) -> RiskPolicy:
-    """The floor-wide ``RISK_*`` settings with the trader's own ``[trader.risk]`` overrides on top."""
+def policy_for(profile: TraderProfile | None, settings: Settings) -> RiskPolicy:
+    """The floor-wide ``RISK_*`` settings with the trader's own ``[trader.risk]`` overrides on top
+    (none for a trader with an account but no entry in the traders file)."""
     values: dict[str, object] = {name: getattr(settings, f"risk_{name}") for name in _limit_names()}
     values["universe"] = parse_universe(settings.risk_universe, "RISK_UNIVERSE")
-    values.update(dict(profile.risk_overrides))
+    if profile is not None:
+        values.update(dict(profile.risk_overrides))
     return RiskPolicy(**values)
 
 

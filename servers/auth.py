@@ -23,7 +23,7 @@ from floor.market import MarketData
 from floor.price_cache import PriceBook
 from floor.risk import policy_for
 from floor.settings import Settings
-from floor.traders import find_trader, load_traders
+from floor.traders import load_traders
 from servers.binding import TraderBinding
 
 
@@ -100,8 +100,13 @@ class TokenBindings:
         return known[0]
 
     def _policy(self, trader: str):
-        """The trader's risk limits as the service's traders file and settings declare them."""
-        return policy_for(find_trader(load_traders(self._settings), trader), self._settings)
+        """The trader's risk limits as the service's traders file and settings declare them.
+
+        The traders file is read for each new turn, so a trader added to it since the service
+        started gets its own limits; one that has an account but no entry gets the floor-wide ones.
+        """
+        profile = next((p for p in load_traders(self._settings) if p.name == trader), None)
+        return policy_for(profile, self._settings)
 
     def _forget_expired(self) -> None:
         now = datetime.now(UTC)
