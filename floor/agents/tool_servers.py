@@ -9,6 +9,7 @@ way, with the same token, on its first call.
 from __future__ import annotations
 
 import concurrent.futures
+import functools
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -50,9 +51,30 @@ class ToolPass:
                 "transport": "streamable-http",
                 "headers": headers,
                 "timeout": self.service.call_timeout_seconds,
+                "httpx_client_factory": _http_client,
             }
             for kind in kinds
         ]
+
+
+@functools.cache
+def _tls_context():
+    """One TLS context for every session (httpx builds one per client otherwise: tens of ms each)."""
+    import httpx
+
+    return httpx.create_ssl_context()
+
+
+def _http_client(headers=None, timeout=None, auth=None):
+    """The MCP SDK's HTTP client, sharing one TLS context (same defaults: 30 s, 300 s to read)."""
+    import httpx
+
+    return httpx.AsyncClient(
+        headers=headers,
+        timeout=timeout or httpx.Timeout(30.0, read=300.0),
+        auth=auth,
+        verify=_tls_context(),
+    )
 
 
 @contextmanager
