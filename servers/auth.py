@@ -30,7 +30,6 @@ from servers.binding import TraderBinding
 class TurnAccessToken(AccessToken):
     """A verified token with the grant it carries (who, which turn, which cycle)."""
 
-    grant_id: int
     trader: str
     turn_key: str
     cycle_id: int | None = None
@@ -54,7 +53,6 @@ class TurnTokenVerifier:
             subject=f"token-{tool_access.token_hash(token)}",
             scopes=sorted(grant.kinds),
             expires_at=int(grant.expires_at.timestamp()),
-            grant_id=grant.id,
             trader=grant.trader,
             turn_key=grant.turn_key,
             cycle_id=grant.cycle_id,

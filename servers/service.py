@@ -17,6 +17,7 @@ import contextlib
 import logging
 import socket
 import threading
+import time
 import urllib.request
 from collections.abc import AsyncIterator
 
@@ -152,14 +153,12 @@ class ToolServiceThread:
 
     def start(self, timeout: float = 30.0) -> ToolServiceThread:
         self._thread.start()
-        deadline = threading.Event()
-        for _ in range(int(timeout / 0.01)):
-            if self._server.started:
-                return self
-            if not self._thread.is_alive():
-                break
-            deadline.wait(0.01)
-        raise RuntimeError("the tool service did not start")
+        deadline = time.monotonic() + timeout
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("the tool service did not start")
+            time.sleep(0.01)
+        return self
 
     def stop(self) -> None:
         self._server.should_exit = True
