@@ -84,17 +84,17 @@ class PeakMemory:
 
 
 def bare_flow():
-    """A Prefect flow of the cycle's shape whose steps do nothing."""
+    """A Prefect flow of the cycle's shape whose steps do nothing, async tasks as the cycle's are."""
     from prefect import flow, task
 
     from floor.settings import Settings
 
     @task
-    def gate() -> bool:
+    async def gate() -> bool:
         return True
 
     @task
-    def fetch() -> int:
+    async def fetch() -> int:
         return 0
 
     @task
@@ -106,17 +106,17 @@ def bare_flow():
         return await turn(i)
 
     @task
-    def value() -> int:
+    async def value() -> int:
         return 0
 
     @task
-    def check() -> bool:
+    async def check() -> bool:
         return True
 
     @flow(name="bare-cycle")
     async def cycle(n: int) -> None:
-        gate()
-        fetch()
+        await gate()
+        await fetch()
         bound = asyncio.Semaphore(Settings().max_concurrent_turns)  # as the trading cycle does
 
         async def bounded(i: int):
@@ -124,8 +124,8 @@ def bare_flow():
                 return await subflow(i, return_state=True)
 
         await asyncio.gather(*(bounded(i) for i in range(n)), return_exceptions=True)
-        value()
-        check()
+        await value()
+        await check()
 
     return cycle
 

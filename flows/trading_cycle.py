@@ -71,16 +71,16 @@ async def price_cycle(cycle_id: int):
     A fetch or a check that fails shows as a failed task run; the cycle goes on at stale prices,
     and only with no price at all does it fail, saying why.
     """
-    fetched = fetch_prices(return_state=True)
+    fetched = await fetch_prices(return_state=True)
     batch, problem = None, None
     if fetched.is_completed():
         batch = await fetched.aresult()
-        checked = check_price_batch(batch, return_state=True)
+        checked = await check_price_batch(batch, return_state=True)
         if not checked.is_completed():
             batch, problem = None, str(await checked.aresult(raise_on_failure=False))
     else:
         problem = str(await fetched.aresult(raise_on_failure=False))
-    return cache_cycle_prices(cycle_id, batch, problem)
+    return await cache_cycle_prices(cycle_id, batch, problem)
 
 
 @flow(name="trading-cycle")
@@ -93,7 +93,7 @@ async def trading_cycle(force: bool = False, traders: list[str] | None = None) -
     """
     logger = get_run_logger()
     forced = force or runtime.settings().run_even_when_market_is_closed
-    status = check_market_open()
+    status = await check_market_open()
     if not status.open and not forced:
         next_open = format_market_time(status.next_open)
         logger.info("Market closed; cycle skipped (next open %s). Use --force to trade anyway.", next_open)
@@ -102,27 +102,27 @@ async def trading_cycle(force: bool = False, traders: list[str] | None = None) -
             reason += f" ({status.note})"
         return {"status": "skipped", "reason": reason}
 
-    profiles = load_floor_traders(traders)
-    cycle_id = open_cycle(forced)
+    profiles = await load_floor_traders(traders)
+    cycle_id = await open_cycle(forced)
     try:
         prices = await price_cycle(cycle_id)
     except Exception as exc:
-        close_cycle(cycle_id, "failed", f"no prices: {exc}")
+        await close_cycle(cycle_id, "failed", f"no prices: {exc}")
         raise
     logger.info("Trading at %s", prices.summary())
     universe = runtime.market().universe()
     ended = await run_turns([p.name for p in profiles], cycle_id, universe)
-    outcomes = collect_turn_outcomes(cycle_id, ended)
-    valuations = value_portfolios(cycle_id)
-    publish_leaderboard(cycle_id, valuations, outcomes)
+    outcomes = await collect_turn_outcomes(cycle_id, ended)
+    valuations = await value_portfolios(cycle_id)
+    await publish_leaderboard(cycle_id, valuations, outcomes)
     failed = sorted(name for name, o in outcomes.items() if o.status == "failed")
     try:
-        check_data_quality(cycle_id)
+        await check_data_quality(cycle_id)
     except Exception:
-        close_cycle(cycle_id, "failed", "data-quality checks failed")
+        await close_cycle(cycle_id, "failed", "data-quality checks failed")
         raise
     note = f"failed turns: {', '.join(failed)}" if failed else None
-    close_cycle(cycle_id, "completed", note)
+    await close_cycle(cycle_id, "completed", note)
     return {
         "status": "completed",
         "cycle_id": cycle_id,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from prefect import task
 from prefect.runtime import flow_run
 
@@ -12,20 +14,21 @@ from tasks import runtime
 
 
 @task(name="open-cycle")
-def open_cycle(forced: bool) -> int:
+async def open_cycle(forced: bool) -> int:
     """Record the start of a cycle, linked to this flow run; returns the cycle id."""
-    return cycles.start_cycle(runtime.engine(), forced=forced, flow_run_id=str(flow_run.get_id() or ""))
+    run_id = str(flow_run.get_id() or "")
+    return await asyncio.to_thread(cycles.start_cycle, runtime.engine(), forced=forced, flow_run_id=run_id)
 
 
 @task(name="close-cycle")
-def close_cycle(cycle_id: int, status: str, note: str | None = None) -> None:
-    cycles.finish_cycle(runtime.engine(), cycle_id, status, note)
+async def close_cycle(cycle_id: int, status: str, note: str | None = None) -> None:
+    await asyncio.to_thread(cycles.finish_cycle, runtime.engine(), cycle_id, status, note)
 
 
 @task(name="collect-turn-outcomes")
-def collect_turn_outcomes(cycle_id: int, failures: dict[str, str]) -> dict[str, cycles.TurnOutcome]:
+async def collect_turn_outcomes(cycle_id: int, failures: dict[str, str]) -> dict[str, cycles.TurnOutcome]:
     """Each trader's recorded turn; a subflow that died before recording counts as failed."""
-    recorded = cycles.turn_outcomes(runtime.engine(), cycle_id)
+    recorded = await asyncio.to_thread(cycles.turn_outcomes, runtime.engine(), cycle_id)
     outcomes = {}
     for name, reason in failures.items():
         outcome = recorded.get(name)
@@ -36,12 +39,12 @@ def collect_turn_outcomes(cycle_id: int, failures: dict[str, str]) -> dict[str, 
 
 
 @task(name="load-traders")
-def load_floor_traders(names: list[str] | None = None) -> list[TraderProfile]:
+async def load_floor_traders(names: list[str] | None = None) -> list[TraderProfile]:
     """The configured traders (only ``names`` if given), with an account each."""
     from floor.traders import find_trader
 
     traders = load_traders(runtime.settings())
     if names:
         traders = [find_trader(traders, name) for name in names]
-    ensure_accounts(runtime.engine(), traders)
+    await asyncio.to_thread(ensure_accounts, runtime.engine(), traders)
     return traders

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 
 from prefect import get_run_logger, task
@@ -12,9 +13,11 @@ from tasks import runtime
 
 
 @task(name="check-market-open")
-def check_market_open() -> MarketStatus:
+async def check_market_open() -> MarketStatus:
     """Whether the market counts as open now: Polygon's status with a key, else the NYSE calendar."""
-    status = gate_status(runtime.market(), datetime.now(UTC), runtime.settings().open_sessions)
+    status = await asyncio.to_thread(
+        gate_status, runtime.market(), datetime.now(UTC), runtime.settings().open_sessions
+    )
     logger = get_run_logger()
     if status.note:
         logger.warning(status.note)
@@ -26,22 +29,24 @@ def check_market_open() -> MarketStatus:
 # No task retries: the market client already retries 429, 5xx and timeouts with backoff, and a
 # failure here falls back to cached prices instead of failing the cycle.
 @task(name="fetch-prices")
-def fetch_prices() -> PriceBatch:
+async def fetch_prices() -> PriceBatch:
     """One batch for the whole universe: the cache when current enough, else one upstream fetch."""
     market = runtime.market()
-    batch = fetch_batch(runtime.engine(), market, datetime.now(UTC), runtime.settings())
+    batch = await asyncio.to_thread(fetch_batch, runtime.engine(), market, datetime.now(UTC), runtime.settings())
     get_run_logger().info("Got %d prices from %s (%s)", len(batch.quotes), batch.source, batch.origin)
     return batch
 
 
 @task(name="cache-cycle-prices")
-def cache_cycle_prices(cycle_id: int, batch: PriceBatch | None, problem: str | None) -> CyclePrices:
+async def cache_cycle_prices(cycle_id: int, batch: PriceBatch | None, problem: str | None) -> CyclePrices:
     """Store the checked batch as the cycle's prices, or the last good ones marked stale."""
     engine = runtime.engine()
     if batch is not None:
-        used = use_batch(engine, batch, cycle_id, runtime.market().universe())
+        used = await asyncio.to_thread(use_batch, engine, batch, cycle_id, runtime.market().universe())
         get_run_logger().info("Cycle %d trades at %s", cycle_id, used.summary())
         return used
-    used = use_stale(engine, runtime.market(), datetime.now(UTC), cycle_id, problem or "the fetch failed")
+    used = await asyncio.to_thread(
+        use_stale, engine, runtime.market(), datetime.now(UTC), cycle_id, problem or "the fetch failed"
+    )
     get_run_logger().warning("Cycle %d trades at %s", cycle_id, used.summary())
     return used

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from prefect import get_run_logger, task
-from prefect.artifacts import create_markdown_artifact
+from prefect.artifacts import acreate_markdown_artifact
 
 from floor.errors import DataQualityError
 from floor.price_cache import cycle_quotes
@@ -13,17 +15,10 @@ from tasks import runtime
 
 
 @task(name="check-data-quality")
-def check_data_quality(cycle_id: int) -> bool:
+async def check_data_quality(cycle_id: int) -> bool:
     """Run the suites on prices, positions and snapshots; publish the results; fail on a failure."""
-    from floor.quality import check_cycle_data
-
-    engine = runtime.engine()
-    prices = [
-        {"symbol": q.symbol, "price": q.price, "as_of": q.as_of}
-        for q in cycle_quotes(engine, cycle_id).values()
-    ]
-    report = check_cycle_data(prices, position_rows(engine), snapshot_rows(engine, cycle_id))
-    create_markdown_artifact(
+    report = await asyncio.to_thread(_check_cycle, runtime.engine(), cycle_id)
+    await acreate_markdown_artifact(
         key="data-quality",
         markdown=report.as_markdown(),
         description=f"Data-quality checks of cycle {cycle_id}",
@@ -37,17 +32,17 @@ def check_data_quality(cycle_id: int) -> bool:
 
 
 @task(name="check-price-batch")
-def check_price_batch(batch: PriceBatch) -> bool:
+async def check_price_batch(batch: PriceBatch) -> bool:
     """Great Expectations on a fetched batch before it is used; a failure fails this task run."""
     from floor.price_checks import check_price_batch as run_checks
 
     if batch.origin == "cache":  # checked when it was fetched; only passing batches are cached
         return True
     jump_bound = runtime.settings().price_jump_bound
-    report = run_checks(
-        batch.quotes, fresh_from=batch.fresh_from, previous=batch.previous, jump_bound=jump_bound
+    report = await asyncio.to_thread(
+        run_checks, batch.quotes, fresh_from=batch.fresh_from, previous=batch.previous, jump_bound=jump_bound
     )
-    create_markdown_artifact(
+    await acreate_markdown_artifact(
         key="price-batch-checks",
         markdown=report.as_markdown(),
         description=f"Checks of a {batch.source} batch",
@@ -60,3 +55,13 @@ def check_price_batch(batch: PriceBatch) -> bool:
         raise DataQualityError(f"the {batch.source} price batch failed its checks: {failed}")
     get_run_logger().info("Price batch from %s passed %d checks", batch.source, len(report.results))
     return True
+
+
+def _check_cycle(engine, cycle_id: int):
+    from floor.quality import check_cycle_data
+
+    prices = [
+        {"symbol": q.symbol, "price": q.price, "as_of": q.as_of}
+        for q in cycle_quotes(engine, cycle_id).values()
+    ]
+    return check_cycle_data(prices, position_rows(engine), snapshot_rows(engine, cycle_id))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from prefect import task
-from prefect.artifacts import create_table_artifact
+from prefect.artifacts import acreate_table_artifact
 
 from floor.cycles import TurnOutcome
 from floor.leaderboard import leaderboard_rows
@@ -13,10 +13,10 @@ from floor.valuation import Valuation
 
 
 @task(name="publish-leaderboard")
-def publish_leaderboard(cycle_id: int, valuations: list[Valuation], outcomes: dict[str, TurnOutcome]) -> None:
+async def publish_leaderboard(cycle_id: int, valuations: list[Valuation], outcomes: dict[str, TurnOutcome]) -> None:
     cost = sum((o.cost for o in outcomes.values()), Decimal(0))
     tokens = sum(o.input_tokens + o.output_tokens for o in outcomes.values())
-    create_table_artifact(
+    await acreate_table_artifact(
         key="leaderboard",
         table=leaderboard_rows(valuations, outcomes),
         description=(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 
 from prefect import task
@@ -12,9 +13,12 @@ from tasks import runtime
 
 
 @task(name="value-portfolios")
-def value_portfolios(cycle_id: int) -> list[Valuation]:
+async def value_portfolios(cycle_id: int) -> list[Valuation]:
     """One snapshot per trader: cash, positions at the cycle's prices, value and P&L."""
-    engine = runtime.engine()
+    return await asyncio.to_thread(_value, runtime.engine(), cycle_id)
+
+
+def _value(engine, cycle_id: int) -> list[Valuation]:
     valuations = value_accounts(engine, price_map(cycle_quotes(engine, cycle_id)))
     record_snapshots(engine, valuations, cycle_id=cycle_id, taken_at=datetime.now(UTC))
     return valuations

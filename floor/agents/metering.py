@@ -16,7 +16,7 @@ from typing import Any
 
 from smolagents import ChatMessage, Model
 
-from floor.agents.costs import call_cost
+from floor.agents.costs import call_cost, loaded_litellm
 from floor.agents.redaction import Redactor
 from floor.errors import FloorError
 
@@ -86,7 +86,7 @@ def transient_errors() -> tuple[type[BaseException], ...]:
     None while litellm is not loaded: nothing can have raised its errors then, and an offline turn
     should not pay for importing it.
     """
-    litellm = sys.modules.get("litellm")
+    litellm = loaded_litellm()
     if litellm is None:
         return ()
     return (
@@ -111,7 +111,7 @@ def retry_after(exc: BaseException | None) -> float | None:
 
 def describe_failure(exc: BaseException) -> str:
     """What went wrong with a model call, in words a user can act on (never with a key in it)."""
-    litellm = sys.modules.get("litellm")  # not loaded: not a provider's error
+    litellm = loaded_litellm()  # not loaded: not a provider's error
     status = getattr(exc, "status_code", None)
     kinds = (
         ()

@@ -10,10 +10,9 @@ rate-limit wait and the OpenAI client's retries are off.
 
 from __future__ import annotations
 
-import threading
-
 from smolagents import Model
 
+from floor.agents.costs import import_litellm
 from floor.errors import ConfigurationError
 from floor.settings import Settings
 from floor.tool_access import SERVER_KINDS
@@ -31,7 +30,6 @@ PROVIDERS: dict[str, tuple[tuple[str, ...], str | None]] = {
 }
 
 
-_IMPORT_LOCK = threading.Lock()
 
 
 def provider_of(model: str) -> str:
@@ -61,11 +59,9 @@ def build_model(profile: TraderProfile, settings: Settings) -> Model:
 
         return OfflineStrategyModel(style=profile.style)
     api_key, api_base = provider_credentials(profile.model, settings)
-    with _IMPORT_LOCK:  # turns start in threads: a second first-import would see a half-made litellm
-        import litellm
-        from smolagents import LiteLLMModel
+    import_litellm()
+    from smolagents import LiteLLMModel
 
-    litellm.suppress_debug_info = True  # no "Give Feedback / Get Help" banners on every error
     return LiteLLMModel(
         model_id=profile.model,
         api_key=api_key,
