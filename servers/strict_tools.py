@@ -64,15 +64,15 @@ class ToolArguments:
         }
         self.tool = tool
         self.model = create_model(
-            f"{tool}_arguments", __config__=ConfigDict(strict=True, extra="forbid"), **fields
+            f"{tool}Arguments", __config__=ConfigDict(strict=True, extra="forbid"), **fields
         )
         self.schema = _closed(self.model.model_json_schema(by_alias=True))
 
     def check(self, arguments: dict[str, Any]) -> None:
         """Raise a :class:`ToolError` saying what is wrong with ``arguments``, if anything is."""
         try:
-            # strict and extra at validation time as well: they then hold in nested models too.
-            self.model.model_validate(arguments, strict=True, extra="forbid")
+            # Given here as well, these hold in nested models too; and only the names the schema lists.
+            self.model.model_validate(arguments, strict=True, extra="forbid", by_alias=True, by_name=False)
         except ValidationError as exc:
             problems = [self._problem(error) for error in exc.errors(include_url=False)]
             more = len(problems) - MAX_PROBLEMS_SHOWN
@@ -109,17 +109,20 @@ class StrictFastMCP(FastMCP):
         super().__init__(*args, **settings)
 
     def add_tool(self, fn: Callable[..., Any], name: str | None = None, **options: Any) -> None:
+        """Register ``fn`` as FastMCP does, and the strict model of its arguments beside it."""
         super().add_tool(fn, name=name, **options)
         tool = name or fn.__name__
         self._arguments[tool] = ToolArguments(tool, fn)
 
     async def list_tools(self) -> list[MCPTool]:
+        """The tools, each with the schema its arguments are checked against."""
         return [
             tool.model_copy(update={"inputSchema": self._arguments[tool.name].schema})
             for tool in await super().list_tools()
         ]
 
     async def call_tool(self, name: str, arguments: dict[str, Any]) -> Any:
+        """Check ``arguments`` strictly, then run the tool; any error comes back short and safe."""
         accepted = self._arguments.get(name)
         if accepted is None:
             raise ToolError(f"there is no tool named {shown(name)}")
