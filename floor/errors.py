@@ -19,3 +19,13 @@ class ConfigurationError(FloorError):
 
 class DataQualityError(FloorError):
     """Data failed a quality check and must not be used."""
+
+
+def shown(value: object, limit: int = 40) -> str:
+    """``repr(value)`` cut to at most ``limit`` characters, for an error message.
+
+    An error message quotes what it refuses so the reader can see the mistake, but never in full:
+    a 4,000-digit number or a page of text comes back as its first few characters.
+    """
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."

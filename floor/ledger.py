@@ -23,7 +23,7 @@ from sqlalchemy import Engine, delete, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from floor.accounts import get_account
-from floor.errors import TradeRejected
+from floor.errors import TradeRejected, shown
 from floor.market import Quote
 from floor.money import buy_fill, cents, format_money, sell_fill
 from floor.risk import Breach, Order, RiskPolicy
@@ -67,26 +67,25 @@ def normalize_symbol(symbol: object) -> str:
         raise TradeRejected("the symbol is empty; give a ticker such as AAPL")
     cleaned = symbol.strip().upper()
     if not SYMBOL_PATTERN.match(cleaned):
-        shown = cleaned if len(cleaned) <= 24 else cleaned[:24] + "..."
-        raise TradeRejected(f"{shown!r} is not a ticker symbol; use letters like AAPL or BRK.B")
+        raise TradeRejected(f"{shown(cleaned, 28)} is not a ticker symbol; use letters like AAPL or BRK.B")
     return cleaned
 
 
 def validate_quantity(quantity: object) -> int:
     """A whole number of shares from 1 to 1,000,000, or a TradeRejected saying why not."""
     if isinstance(quantity, bool) or not isinstance(quantity, int | Decimal | float | str):
-        raise TradeRejected(f"quantity must be a whole number of shares, got {quantity!r}")
+        raise TradeRejected(f"quantity must be a whole number of shares, got {shown(quantity)}")
     try:
         value = Decimal(str(quantity).strip())
     except ArithmeticError:
-        raise TradeRejected(f"quantity must be a whole number of shares, got {quantity!r}") from None
+        raise TradeRejected(f"quantity must be a whole number of shares, got {shown(quantity)}") from None
     if not value.is_finite() or value != value.to_integral_value():
-        raise TradeRejected(f"quantity must be a whole number of shares, got {quantity!r}")
+        raise TradeRejected(f"quantity must be a whole number of shares, got {shown(quantity)}")
     if value < 1:
-        raise TradeRejected(f"quantity must be at least 1 share, got {quantity!r}")
+        raise TradeRejected(f"quantity must be at least 1 share, got {shown(quantity)}")
     if value > MAX_SHARES_PER_ORDER:
         raise TradeRejected(
-            f"quantity {value} is absurd; one order is at most {MAX_SHARES_PER_ORDER:,} shares"
+            f"quantity {shown(int(value))} is absurd; one order is at most {MAX_SHARES_PER_ORDER:,} shares"
         )
     return int(value)
 

@@ -8,14 +8,14 @@ another's account.
 from __future__ import annotations
 
 import anyio.to_thread
-from mcp.server.fastmcp import FastMCP
 from mcp.server.fastmcp.exceptions import ResourceError, ToolError
 
 from floor import accounts, ledger
-from floor.errors import TradeRejected
+from floor.errors import TradeRejected, shown
 from floor.money import cents
 from floor.tool_results import Balance, Holdings, Position, StrategyChanged, TradeReceipt
 from servers.binding import BindingSource, TraderBinding, bound_tools
+from servers.strict_tools import StrictFastMCP
 
 
 def _receipt(trade: ledger.Trade) -> TradeReceipt:
@@ -34,12 +34,12 @@ def _receipt(trade: ledger.Trade) -> TradeReceipt:
     )
 
 
-def build_accounts_server(source: BindingSource, **options: object) -> FastMCP:
+def build_accounts_server(source: BindingSource, **options: object) -> StrictFastMCP:
     """A FastMCP server whose tools act on the account of the trader ``source`` binds each call to.
 
     ``options`` go to FastMCP (the tool service passes its auth and transport settings).
     """
-    server = FastMCP("accounts_server", log_level="WARNING", **options)
+    server = StrictFastMCP("accounts_server", log_level="WARNING", **options)
     tool = bound_tools(server, source)
 
     @tool
@@ -117,7 +117,7 @@ def build_accounts_server(source: BindingSource, **options: object) -> FastMCP:
     def _only_bound(binding: TraderBinding, name: str) -> str:
         trader = binding.trader
         if name.strip().lower() != trader.lower():
-            raise ResourceError(f"this server is bound to {trader}; it does not answer for {name!r}")
+            raise ResourceError(f"this server is bound to {trader}; it does not answer for {shown(name)}")
         return trader
 
     @server.resource("accounts://accounts_server/{name}", mime_type="application/json")

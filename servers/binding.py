@@ -26,13 +26,13 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import anyio.to_thread
-from mcp.server.fastmcp import FastMCP
 from sqlalchemy import Engine
 
 from floor.market import MarketData
 from floor.price_cache import PriceBook
 from floor.risk import NO_POLICY, RiskPolicy
 from floor.settings import Settings
+from servers.strict_tools import StrictFastMCP
 
 
 @dataclass
@@ -72,12 +72,15 @@ class BindingSource(Protocol):
     def current(self) -> TraderBinding: ...
 
 
-def bound_tools(server: FastMCP, source: BindingSource) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+def bound_tools(
+    server: StrictFastMCP, source: BindingSource
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """A decorator registering ``fn(binding, **arguments)`` as a tool of ``server``.
 
-    The tool's schema is ``fn``'s signature without its first parameter. The binding is taken
-    from ``source`` in the request's own context, then ``fn`` runs in a worker thread, so a slow
-    database call of one trader never holds up another's session on the same event loop.
+    The tool's arguments are ``fn``'s signature without its first parameter, checked strictly by
+    ``server`` (:mod:`servers.strict_tools`). The binding is taken from ``source`` in the
+    request's own context, then ``fn`` runs in a worker thread, so a slow database call of one
+    trader never holds up another's session on the same event loop.
     """
 
     def register(fn: Callable[..., Any]) -> Callable[..., Any]:

@@ -10,14 +10,13 @@ from __future__ import annotations
 import argparse
 import os
 
-from mcp.server.fastmcp import FastMCP
-
 from floor.settings import Settings
 from floor.tool_access import SERVER_KINDS
 from servers.binding import BindingSource
+from servers.strict_tools import StrictFastMCP
 
 
-def build_server(kind: str, source: BindingSource, settings: Settings, **options: object) -> FastMCP:
+def build_server(kind: str, source: BindingSource, settings: Settings, **options: object) -> StrictFastMCP:
     """The ``kind`` server over ``source``; ``options`` go to FastMCP (auth, transport security)."""
     if kind == "accounts":
         from servers.accounts_server import build_accounts_server

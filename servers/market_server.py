@@ -4,22 +4,22 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from mcp.server.fastmcp import FastMCP
 from mcp.server.fastmcp.exceptions import ToolError
 
 from floor.errors import FloorError, TradeRejected
 from floor.tool_results import DailyCloseResult, MarketStatusResult, PriceHistory, QuoteResult
 from servers.binding import BindingSource, TraderBinding, bound_tools
+from servers.strict_tools import StrictFastMCP
 
 
 def build_market_server(
     source: BindingSource, open_sessions: frozenset[str] = frozenset({"open"}), **options: object
-) -> FastMCP:
+) -> StrictFastMCP:
     """The market tools of the trader ``source`` binds each call to (the prices of its cycle).
 
     ``open_sessions`` is MARKET_OPEN_STATUSES, e.g. ``open``; ``options`` go to FastMCP.
     """
-    server = FastMCP("market_server", log_level="WARNING", **options)
+    server = StrictFastMCP("market_server", log_level="WARNING", **options)
     tool = bound_tools(server, source)
 
     def _symbol(book, symbol: str) -> str:

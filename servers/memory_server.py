@@ -8,7 +8,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TypeVar
 
-from mcp.server.fastmcp import FastMCP
 from mcp.server.fastmcp.exceptions import ToolError
 from pydantic import BaseModel
 
@@ -23,6 +22,7 @@ from floor.memory import (
     Relation,
 )
 from servers.binding import BindingSource, TraderBinding, bound_tools
+from servers.strict_tools import StrictFastMCP
 
 T = TypeVar("T")
 
@@ -49,9 +49,9 @@ class ObservationsResult(BaseModel):
     added: list[ObservationsAdded]
 
 
-def build_memory_server(source: BindingSource, **options: object) -> FastMCP:
+def build_memory_server(source: BindingSource, **options: object) -> StrictFastMCP:
     """A FastMCP server whose tools read and write the bound trader's knowledge graph only."""
-    server = FastMCP("memory_server", log_level="WARNING", **options)
+    server = StrictFastMCP("memory_server", log_level="WARNING", **options)
     tool = bound_tools(server, source)
 
     def _run(binding: TraderBinding, operation: Callable[..., T], *args: object) -> T:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from mcp.server.fastmcp import FastMCP
 from mcp.server.fastmcp.exceptions import ToolError
 from pydantic import BaseModel, Field
 
@@ -10,6 +9,7 @@ from floor.errors import ConfigurationError
 from floor.notify import NotificationRejected, Notifier, PushResult, build_notifier
 from floor.settings import Settings
 from servers.binding import BindingSource, TraderBinding, bound_tools
+from servers.strict_tools import StrictFastMCP
 
 
 class PushOutcome(BaseModel):
@@ -40,9 +40,9 @@ def notifier_for(settings: Settings) -> Notifier | UnusableNotifier:
 
 def build_push_server(
     notifier: Notifier | UnusableNotifier, source: BindingSource, **options: object
-) -> FastMCP:
+) -> StrictFastMCP:
     """A FastMCP server whose pushes are titled with the bound trader's name."""
-    server = FastMCP("push_server", log_level="WARNING", **options)
+    server = StrictFastMCP("push_server", log_level="WARNING", **options)
 
     @bound_tools(server, source)
     def push(binding: TraderBinding, message: str) -> PushOutcome:

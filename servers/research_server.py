@@ -6,7 +6,6 @@ that cannot work.
 
 from __future__ import annotations
 
-from mcp.server.fastmcp import FastMCP
 from mcp.server.fastmcp.exceptions import ToolError
 from pydantic import BaseModel, Field
 
@@ -14,6 +13,7 @@ from floor.research.page_fetch import FetchRefused, as_untrusted, fetch_page
 from floor.research.web_search import SearchFailed, brave_search
 from floor.settings import Settings
 from servers.binding import BindingSource, TraderBinding, bound_tools
+from servers.strict_tools import StrictFastMCP
 
 # One fixed count: smolagents' MCP client treats every tool argument as required, so an optional
 # ``count`` would only be a way to fail.
@@ -44,10 +44,10 @@ class FetchResult(BaseModel):
     content: str = Field(description="The page's readable text, delimited as untrusted web content.")
 
 
-def build_research_server(settings: Settings, source: BindingSource, **options: object) -> FastMCP:
+def build_research_server(settings: Settings, source: BindingSource, **options: object) -> StrictFastMCP:
     """Fetch and (with a Brave key) search. The answers do not depend on which trader asks, but
     every call still needs a binding: in the tool service, a live credential."""
-    server = FastMCP("research_server", log_level="WARNING", **options)
+    server = StrictFastMCP("research_server", log_level="WARNING", **options)
     tool = bound_tools(server, source)
 
     @tool
