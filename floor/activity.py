@@ -6,8 +6,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Engine, insert, select
+from sqlalchemy.exc import IntegrityError
 
 from floor.accounts import get_account
+from floor.database import autocommit
 from floor.schema import LOG_TYPES, accounts, activity_logs
 
 MAX_MESSAGE_LENGTH = 4000
@@ -24,16 +26,36 @@ class LogEntry:
 
 def write_log(engine: Engine, trader: str, type: str, message: str, *, cycle_id: int | None = None) -> None:
     """Append one line to the trader's activity log."""
-    if type not in LOG_TYPES:
-        raise ValueError(f"log type must be one of {LOG_TYPES}, got {type!r}")
-    text = str(message)
-    if len(text) > MAX_MESSAGE_LENGTH:
-        text = text[: MAX_MESSAGE_LENGTH - 3] + "..."
-    with engine.begin() as conn:
-        account = get_account(conn, trader)
-        conn.execute(
-            insert(activity_logs).values(account_id=account.id, type=type, message=text, cycle_id=cycle_id)
-        )
+    write_logs(engine, trader, [(type, message)], cycle_id=cycle_id)
+
+
+def write_logs(
+    engine: Engine, trader: str, entries: list[tuple[str, str]], *, cycle_id: int | None = None
+) -> None:
+    """Append ``(type, message)`` lines to the trader's log, in order, in one statement."""
+    if not entries:
+        return
+    rows = []
+    for type_, message in entries:
+        if type_ not in LOG_TYPES:
+            raise ValueError(f"log type must be one of {LOG_TYPES}, got {type_!r}")
+        text = str(message)
+        if len(text) > MAX_MESSAGE_LENGTH:
+            text = text[: MAX_MESSAGE_LENGTH - 3] + "..."
+        rows.append({"type": type_, "message": text})
+    account_id = select(accounts.c.id).where(accounts.c.name == trader).scalar_subquery()
+    try:
+        # One statement, its own transaction: a turn writes a few entries per step.
+        with autocommit(engine).connect() as conn:
+            conn.execute(
+                insert(activity_logs).values(
+                    [{**row, "account_id": account_id, "cycle_id": cycle_id} for row in rows]
+                )
+            )
+    except IntegrityError:
+        with engine.connect() as conn:
+            get_account(conn, trader)  # the floor's clear error for an unknown trader
+        raise
 
 
 def read_logs(

@@ -114,6 +114,12 @@ def create_floor_engine(url: str, *, pool_size: int = 5) -> Engine:
     return create_engine(url, pool_size=pool_size, max_overflow=10, pool_pre_ping=True)
 
 
+def autocommit(engine: Engine) -> Engine:
+    """``engine`` with each statement its own transaction, for single statements on hot paths:
+    one round trip to the server instead of three (BEGIN, the statement, COMMIT or ROLLBACK)."""
+    return engine.execution_options(isolation_level="AUTOCOMMIT")
+
+
 def migrate(engine: Engine) -> None:
     """Bring the schema to the newest migration; safe when several processes do it at once."""
     from alembic import command
@@ -134,7 +140,9 @@ def connect(settings: Settings, *, run_migrations: bool = True) -> Engine:
     database, embedded or not, without starting a server of their own.
     """
     url = resolve_database_url(settings)
-    engine = create_floor_engine(url)
+    # Every running turn holds a connection at a time (its own or its tool call's), and the
+    # cycle a few more: a pool smaller than that opens and drops a connection on most checkouts.
+    engine = create_floor_engine(url, pool_size=settings.max_concurrent_turns + 4)
     try:
         if run_migrations:
             migrate(engine)

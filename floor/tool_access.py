@@ -20,6 +20,7 @@ from typing import Literal, get_args
 from sqlalchemy import Engine, delete, insert, select, update
 
 from floor.accounts import get_account
+from floor.database import autocommit
 from floor.errors import ConfigurationError
 from floor.schema import accounts, tool_tokens
 
@@ -84,7 +85,7 @@ def find_grant(engine: Engine, token: str, now: datetime | None = None) -> Grant
     """The grant of a live token (issued, not expired, not revoked), else None."""
     if not token or len(token) > 200 or not token.startswith(TOKEN_PREFIX):
         return None
-    with engine.connect() as conn:
+    with autocommit(engine).connect() as conn:  # asked on every request to the tool service
         row = conn.execute(
             select(
                 tool_tokens.c.id,

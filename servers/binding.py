@@ -94,7 +94,10 @@ def bound_tools(
         call.__name__ = fn.__name__
         call.__doc__ = fn.__doc__
         call.__signature__ = signature.replace(parameters=parameters)  # type: ignore[attr-defined]
-        server.add_tool(call, name=fn.__name__, description=fn.__doc__)
+        # Results are sent as JSON text only: an output schema makes both the SDK's server and its
+        # client check every result with jsonschema (a tenth of a turn's CPU), and the floor's
+        # agents read the text.
+        server.add_tool(call, name=fn.__name__, description=fn.__doc__, structured_output=False)
         return fn
 
     return register

@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from floor.activity import write_log
+from floor.activity import write_logs
 from floor.agents.costs import call_cost
 from floor.agents.redaction import Redactor
 
@@ -52,19 +52,28 @@ class StepTracer:
 
     def log(self, type_: str, message: str) -> None:
         """Write one entry (masked, prefixed) to the trader's log."""
-        write_log(self.engine, self.trader, type_, self.redact(self.prefix + message), cycle_id=self.cycle_id)
+        self._write([(type_, message)])
+
+    def _write(self, entries: list[tuple[str, str]]) -> None:
+        masked = [(type_, self.redact(self.prefix + message)) for type_, message in entries]
+        write_logs(self.engine, self.trader, masked, cycle_id=self.cycle_id)
 
     def __call__(self, step: Any, agent: Any = None) -> None:
+        """Write the step's entries, in order, in one statement (a step is a handful of lines)."""
         from smolagents.memory import ActionStep, FinalAnswerStep, PlanningStep
 
+        entries: list[tuple[str, str]] = []
         if isinstance(step, FinalAnswerStep):
-            self.log("response", f"Final answer: {step.output}")
+            entries.append(("response", f"Final answer: {step.output}"))
         elif isinstance(step, PlanningStep):
-            self.log("generation", f"Plan: {step.plan.strip()}{self._usage(step, agent)}")
+            entries.append(("generation", f"Plan: {step.plan.strip()}{self._usage(step, agent)}"))
         elif isinstance(step, ActionStep):
-            self._action(step, agent)
+            entries = self._action(step, agent)
+        self._write(entries)
+        if self.interrupted and agent is not None:
+            agent.interrupt()
 
-    def _action(self, step: Any, agent: Any) -> None:
+    def _action(self, step: Any, agent: Any) -> list[tuple[str, str]]:
         self.steps += 1
         number = step.step_number
         output = step.model_output
@@ -72,25 +81,23 @@ class StepTracer:
             output = json.dumps(output, default=str)
         calls = [c for c in step.tool_calls or [] if c.name != "final_answer"]
         said = (output or "").strip() or ("(tool calls only)" if step.tool_calls else "(no output)")
-        self.log("generation", f"Step {number} [action]: {said}{self._usage(step, agent)}")
+        entries = [("generation", f"Step {number} [action]: {said}{self._usage(step, agent)}")]
         for call in calls:
-            self.log(
-                "function",
-                f"Step {number} [tool call] {call.name}({json.dumps(call.arguments, default=str)})",
-            )
+            arguments = json.dumps(call.arguments, default=str)
+            entries.append(("function", f"Step {number} [tool call] {call.name}({arguments})"))
         if step.error is not None:
             self.consecutive_errors += 1
             self.last_error = step.error.message
-            self.log("agent", f"Step {number} [error] {step.error.message}")
+            entries.append(("agent", f"Step {number} [error] {step.error.message}"))
             if self.max_errors and self.consecutive_errors >= self.max_errors and agent is not None:
                 self.interrupted = True
-                self.log("agent", f"Stopping after {self.consecutive_errors} failed steps in a row")
-                agent.interrupt()
-            return
+                entries.append(("agent", f"Stopping after {self.consecutive_errors} failed steps in a row"))
+            return entries
         self.consecutive_errors = 0
         if step.observations and not step.is_final_answer:
             # Tool results arrive pretty-printed; one line each keeps the log readable.
-            self.log("agent", f"Step {number} [observation] {' '.join(step.observations.split())}")
+            entries.append(("agent", f"Step {number} [observation] {' '.join(step.observations.split())}"))
+        return entries
 
     def _usage(self, step: Any, agent: Any) -> str:
         usage = step.token_usage
