@@ -1,12 +1,13 @@
-"""Market tasks: the open gate, the cycle's one price fetch, and storing the prices it uses."""
+"""Market tasks: the open gate, the cycle's one price fetch, storing the prices it uses, pruning."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from prefect import get_run_logger, task
 
 from floor.market.calendar import MarketStatus, format_market_time, gate_status
+from floor.price_cache import prune_prices
 from floor.price_feed import CyclePrices, PriceBatch, fetch_batch, use_batch, use_stale
 from tasks import runtime
 
@@ -45,3 +46,14 @@ def cache_cycle_prices(cycle_id: int, batch: PriceBatch | None, problem: str | N
     used = use_stale(engine, runtime.market(), datetime.now(UTC), cycle_id, problem or "the fetch failed")
     get_run_logger().warning("Cycle %d trades at %s", cycle_id, used.summary())
     return used
+
+
+@task(name="prune-prices")
+def prune_old_prices() -> int:
+    """Delete prices fetched outside a cycle more than PRICE_RETENTION_DAYS ago that nothing used."""
+    before = datetime.now(UTC) - timedelta(days=runtime.settings().price_retention_days)
+    removed = prune_prices(runtime.engine(), before)
+    get_run_logger().info(
+        "Pruned %d prices fetched outside a cycle before %s", removed, f"{before:%Y-%m-%d %H:%M}"
+    )
+    return removed
