@@ -211,7 +211,12 @@ def cycles_table(cycles: list[CycleRow], prefect_ui: str | None) -> html.Table |
     for c in cycles:
         url = flow_run_url(prefect_ui, c.flow_run_id)
         run = html.A("flow run", href=url, target="_blank") if url else (c.flow_run_id or "–")
-        took = f"{(c.finished_at - c.started_at).total_seconds():.0f} s" if c.finished_at else "…"
+        if c.status == "crashed":
+            took = "–"  # found dead later: how long it ran is not known
+        elif c.finished_at:
+            took = f"{(c.finished_at - c.started_at).total_seconds():.0f} s"
+        else:
+            took = "…"
         rows.append(
             [
                 str(c.id),

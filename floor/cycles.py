@@ -2,22 +2,32 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Literal
 
 from sqlalchemy import Engine, func, insert, select, update
 
 from floor.accounts import get_account
-from floor.schema import accounts, cycles, turns
+from floor.leases import owner_gone, process_owner
+from floor.schema import accounts, activity_logs, cycles, turns
+
+# A cycle or turn is `running` while its process works on it; `crashed` when that process went
+# away before finishing it (see floor.leases), or its flow run crashed.
+CycleStatus = Literal["running", "completed", "failed", "crashed"]
+TurnStatus = Literal["running", "succeeded", "failed", "skipped", "crashed"]
+
+GONE = "the process running it ended before it finished (killed, crashed or lost its machine)"
 
 
 def start_cycle(engine: Engine, *, forced: bool, flow_run_id: str | None) -> int:
     """Open a cycle record, or reopen the one of ``flow_run_id`` when that run is retried.
 
     Reusing the cycle keeps its order keys, so a retried run replays orders it already placed
-    instead of trading twice.
+    instead of trading twice. The record is owned by this process's lease until it is finished.
     """
+    owner = process_owner(engine)
     with engine.begin() as conn:
         if flow_run_id:
             existing = conn.execute(
@@ -25,15 +35,17 @@ def start_cycle(engine: Engine, *, forced: bool, flow_run_id: str | None) -> int
             ).scalar_one_or_none()
             if existing is not None:
                 conn.execute(
-                    update(cycles).where(cycles.c.id == existing).values(status="running", finished_at=None)
+                    update(cycles)
+                    .where(cycles.c.id == existing)
+                    .values(status="running", finished_at=None, note=None, owner=owner)
                 )
                 return existing
         return conn.execute(
-            insert(cycles).values(forced=forced, flow_run_id=flow_run_id).returning(cycles.c.id)
+            insert(cycles).values(forced=forced, flow_run_id=flow_run_id, owner=owner).returning(cycles.c.id)
         ).scalar_one()
 
 
-def finish_cycle(engine: Engine, cycle_id: int, status: str, note: str | None = None) -> None:
+def finish_cycle(engine: Engine, cycle_id: int, status: CycleStatus, note: str | None = None) -> None:
     with engine.begin() as conn:
         conn.execute(
             update(cycles)
@@ -43,18 +55,99 @@ def finish_cycle(engine: Engine, cycle_id: int, status: str, note: str | None = 
 
 
 def start_turn(engine: Engine, cycle_id: int | None, trader: str, kind: str, model: str) -> int:
+    """Record the start of a turn, owned by this process's lease until it is finished."""
+    owner = process_owner(engine)
     with engine.begin() as conn:
         account = get_account(conn, trader)
         return conn.execute(
             insert(turns)
-            .values(cycle_id=cycle_id, account_id=account.id, kind=kind, model=model)
+            .values(cycle_id=cycle_id, account_id=account.id, kind=kind, model=model, owner=owner)
             .returning(turns.c.id)
         ).scalar_one()
 
 
+def add_turn_usage(
+    engine: Engine, turn_id: int, input_tokens: int, output_tokens: int, cost: Decimal
+) -> None:
+    """Add one model call's tokens and dollars to its turn, as the call completes.
+
+    Written call by call, not at the end, so the daily budget counts a turn that never ends.
+    """
+    with engine.begin() as conn:
+        conn.execute(
+            update(turns)
+            .where(turns.c.id == turn_id)
+            .values(
+                input_tokens=turns.c.input_tokens + input_tokens,
+                output_tokens=turns.c.output_tokens + output_tokens,
+                cost=turns.c.cost + cost,
+            )
+        )
+
+
+@dataclass(frozen=True)
+class EndedRuns:
+    """What :func:`mark_crashed` or :func:`end_flow_run` marked: cycle ids and turn ids."""
+
+    cycles: list[int] = field(default_factory=list)
+    turns: list[int] = field(default_factory=list)
+
+
+def mark_crashed(engine: Engine) -> EndedRuns:
+    """Mark every running cycle and turn whose process is gone as crashed.
+
+    Run as each cycle starts: cycles and turns of live processes, on this machine or any other,
+    are left alone, however long they take. Each crashed turn says so in its trader's log.
+    """
+    with engine.begin() as conn:
+        return _end_running(conn, owner_gone(cycles.c.owner), owner_gone(turns.c.owner), "crashed", GONE)
+
+
+def end_flow_run(engine: Engine, flow_run_id: str, status: CycleStatus, note: str) -> EndedRuns:
+    """End the cycle of ``flow_run_id`` and its turns with ``status``, those still running.
+
+    For the orchestrator's hooks: a flow run that crashed, or failed past the cycle's own handling.
+    """
+    with engine.begin() as conn:
+        of_run = select(cycles.c.id).where(cycles.c.flow_run_id == flow_run_id)
+        return _end_running(
+            conn, cycles.c.flow_run_id == flow_run_id, turns.c.cycle_id.in_(of_run), status, note
+        )
+
+
+def _end_running(conn, which_cycles, which_turns, status: str, note: str) -> EndedRuns:
+    now = func.now()
+    ended_cycles = conn.execute(
+        update(cycles)
+        .where(cycles.c.status == "running", which_cycles)
+        .values(status=status, note=note, finished_at=now)
+        .returning(cycles.c.id)
+    ).scalars()
+    ended_turns = conn.execute(
+        update(turns)
+        .where(turns.c.status == "running", which_turns)
+        .values(status=status, error=note, finished_at=now)
+        .returning(turns.c.id, turns.c.account_id, turns.c.cycle_id)
+    ).all()
+    if ended_turns:
+        conn.execute(
+            insert(activity_logs),
+            [
+                {
+                    "account_id": t.account_id,
+                    "type": "trace",
+                    "message": f"Turn {status}: {note}",
+                    "cycle_id": t.cycle_id,
+                }
+                for t in ended_turns
+            ],
+        )
+    return EndedRuns(sorted(ended_cycles), sorted(t.id for t in ended_turns))
+
+
 @dataclass(frozen=True)
 class TurnOutcome:
-    status: str  # succeeded | failed | skipped
+    status: TurnStatus
     appraisal: str | None = None
     error: str | None = None
     steps: int = 0
@@ -64,6 +157,7 @@ class TurnOutcome:
 
 
 def finish_turn(engine: Engine, turn_id: int, outcome: TurnOutcome) -> None:
+    """Record how a turn ended; its tokens and dollars are already there (:func:`add_turn_usage`)."""
     with engine.begin() as conn:
         conn.execute(
             update(turns)
@@ -73,9 +167,6 @@ def finish_turn(engine: Engine, turn_id: int, outcome: TurnOutcome) -> None:
                 appraisal=outcome.appraisal,
                 error=outcome.error,
                 steps=outcome.steps,
-                input_tokens=outcome.input_tokens,
-                output_tokens=outcome.output_tokens,
-                cost=outcome.cost,
                 finished_at=func.now(),
             )
         )
@@ -142,7 +233,7 @@ class TurnRecord:
     trader: str
     kind: str
     model: str
-    status: str
+    status: TurnStatus
     steps: int
     input_tokens: int
     output_tokens: int

@@ -37,7 +37,11 @@ SYMBOL_PATTERN = re.compile(r"^[A-Z][A-Z0-9]{0,5}([.\-][A-Z0-9]{1,2})?$")
 
 
 class PriceSource(Protocol):
-    """Where the ledger gets the price a trade fills at."""
+    """Where the ledger gets the price a trade fills at.
+
+    A quote read from the price cache (``cache_id`` set) is recorded with the fill, so the cached
+    price it used is kept when old prices are pruned.
+    """
 
     def knows(self, symbol: str) -> bool: ...
 
@@ -285,6 +289,7 @@ def _fill(
             cycle_id=cycle_id,
             turn_key=turn_key,
             realized=None if side == "buy" else total - (cost_held - cost_after),
+            price_id=quote.cache_id,
         )
         .returning(transactions.c.id)
     ).scalar_one()

@@ -11,7 +11,7 @@ import numpy as np
 from sqlalchemy import Engine, func, select, true
 
 from floor import metrics
-from floor.cycles import Usage, usage_by_trader
+from floor.cycles import CycleStatus, Usage, usage_by_trader
 from floor.market import MarketData
 from floor.money import INITIAL_CASH
 from floor.portfolio_summaries import account_summaries
@@ -105,7 +105,7 @@ class CycleRow:
     id: int
     started_at: datetime
     finished_at: datetime | None
-    status: str
+    status: CycleStatus
     forced: bool
     flow_run_id: str | None
     note: str | None

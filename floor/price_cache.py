@@ -3,33 +3,44 @@
 A cycle gets one batch of prices for the whole universe (:mod:`floor.price_feed`) and stores it
 under the cycle's id; every price a trader looks up during that cycle, and every fill, comes from
 that cache. A remote market (Polygon) is never asked from here: outside a cycle the book reads the
-newest cached price. The simulated market, which costs nothing to ask, is asked directly.
+newest cached price. Outside a cycle the simulated market is asked for a whole batch at most once
+per freshness window (:func:`recent_quote`), so lookups and fills do not each add a row.
+
+Cycle prices are kept for good (valuations and the value history read them); prices fetched
+outside a cycle are pruned once old (:func:`prune_prices`), except those a fill used.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import UTC, date, datetime
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import Engine, String, column, func, insert, select, text, true
+from sqlalchemy import Connection, Engine, String, column, delete, exists, func, insert, select, text, true
 from sqlalchemy.dialects.postgresql import array
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from floor.errors import TradeRejected
 from floor.ledger import normalize_symbol
 from floor.market import DailyClose, MarketData, Quote, RemoteMarket
-from floor.schema import daily_closes, prices
+from floor.schema import daily_closes, prices, transactions
 
 MAX_LOOKBACK_DAYS = 365  # how far back a trader may ask for daily closes
+DEFAULT_QUOTE_FRESHNESS = timedelta(seconds=60)  # QUOTE_CACHE_SECONDS' default
 
 
-def store_quotes(engine: Engine, quotes: Iterable[Quote], cycle_id: int | None = None) -> int:
-    """Write quotes to the cache; returns how many were written.
+def store_quotes(engine: Engine, quotes: Iterable[Quote], cycle_id: int | None = None) -> list[Quote]:
+    """Write quotes to the cache; returns them as stored (with their ``cache_id``).
 
     A quote's ``fetched_at`` is kept when set (a cached batch reused by a later cycle stays dated
     by its upstream fetch); otherwise the whole write is stamped with one time: one batch.
     """
+    with engine.begin() as conn:
+        return _store(conn, quotes, cycle_id)
+
+
+def _store(conn: Connection, quotes: Iterable[Quote], cycle_id: int | None) -> list[Quote]:
     now = datetime.now(UTC)
     rows = [
         {
@@ -43,10 +54,9 @@ def store_quotes(engine: Engine, quotes: Iterable[Quote], cycle_id: int | None =
         }
         for q in quotes
     ]
-    if rows:
-        with engine.begin() as conn:
-            conn.execute(insert(prices), rows)
-    return len(rows)
+    if not rows:
+        return []
+    return [_quote(row) for row in conn.execute(insert(prices).returning(*prices.c), rows)]
 
 
 def _quote(row) -> Quote:
@@ -57,6 +67,7 @@ def _quote(row) -> Quote:
         source=row.source,
         stale=row.stale,
         fetched_at=row.fetched_at,
+        cache_id=row.id,
     )
 
 
@@ -100,18 +111,71 @@ def latest_quotes(
 
 def latest_batch(engine: Engine, source: str) -> list[Quote]:
     """The newest good (not stale) batch fetched from ``source``: every row of its fetch time."""
-    good = (prices.c.source == source) & prices.c.stale.is_(False)
     with engine.connect() as conn:
-        newest = conn.execute(select(func.max(prices.c.fetched_at)).where(good)).scalar_one_or_none()
-        if newest is None:
-            return []
-        rows = conn.execute(
-            select(prices)
-            .distinct(prices.c.symbol)
-            .where(good, prices.c.fetched_at == newest)
-            .order_by(prices.c.symbol, prices.c.id)
+        return _latest_batch(conn, source)
+
+
+def _latest_batch(conn: Connection, source: str) -> list[Quote]:
+    good = (prices.c.source == source) & prices.c.stale.is_(False)
+    newest = conn.execute(select(func.max(prices.c.fetched_at)).where(good)).scalar_one_or_none()
+    if newest is None:
+        return []
+    rows = conn.execute(
+        select(prices)
+        .distinct(prices.c.symbol)
+        .where(good, prices.c.fetched_at == newest)
+        .order_by(prices.c.symbol, prices.c.id)
+    )
+    return [_quote(row) for row in rows]
+
+
+def recent_quote(
+    engine: Engine, market: MarketData, symbol: str, at: datetime, fresh_for: timedelta
+) -> Quote | None:
+    """``symbol``'s price in the newest cached batch of ``market`` if fetched within ``fresh_for``
+    of ``at``; else one fetch of the whole universe, cached outside any cycle, that answers.
+
+    However many lookups and fills there are outside a cycle, they add at most one batch per
+    ``fresh_for`` (and a symbol the batch lacked, once). A transaction-scoped advisory lock per
+    source makes concurrent misses wait for the first fetch instead of each storing a batch.
+    """
+    with engine.begin() as conn:
+        conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": f"quotes:{market.name}"})
+        newest = _latest_batch(conn, market.name)
+        stamp = newest[0].fetched_at if newest else None
+        if stamp is not None and at - stamp <= fresh_for:
+            found = next((q for q in newest if q.symbol == symbol), None)
+            if found is not None:
+                return found
+            wanted = [symbol]  # the batch lacks it: add it to that batch
+        else:
+            stamp, wanted = at, list(dict.fromkeys([*market.universe(), symbol]))
+        fetched = market.quotes(wanted, at).values()
+        stored = _store(conn, [replace(q, fetched_at=stamp) for q in fetched], None)
+        return next((q for q in stored if q.symbol == symbol), None)
+
+
+def prune_prices(engine: Engine, before: datetime) -> int:
+    """Delete prices fetched outside any cycle before ``before``; returns how many went.
+
+    Kept whatever their age: every cycle's prices (what each valuation and snapshot used, and what
+    fills in a cycle used), every price a fill names (``transactions.price_id``), and the newest
+    price of each symbol from each source, so the newest-price answers (reports, a remote market
+    outside a cycle, stale fallbacks) never change by a prune.
+    """
+    newer = prices.alias("newer")
+    superseded = exists().where(
+        newer.c.symbol == prices.c.symbol,
+        newer.c.source == prices.c.source,
+        (newer.c.fetched_at > prices.c.fetched_at)
+        | ((newer.c.fetched_at == prices.c.fetched_at) & (newer.c.id > prices.c.id)),
+    )
+    filled = exists().where(transactions.c.price_id == prices.c.id)
+    with engine.begin() as conn:
+        statement = delete(prices).where(
+            prices.c.cycle_id.is_(None), prices.c.fetched_at < before, superseded, ~filled
         )
-        return [_quote(row) for row in rows]
+        return conn.execute(statement).rowcount
 
 
 def closes_before(
@@ -184,13 +248,26 @@ class PriceBook:
     """The prices a trader sees and trades at: the cycle's cached prices, else the newest cached.
 
     Only a local market (the simulation) is asked for a price here; a remote one is fetched once
-    per cycle by the cycle itself, so traders cause no upstream requests for prices.
+    per cycle by the cycle itself, so traders cause no upstream requests for prices. Every quote
+    it answers is a cached row (``cache_id`` set), which a fill records.
+
+    Args:
+        fresh_for: Outside a cycle, how long a cached batch of a local market answers before the
+            next lookup fetches a new one (QUOTE_CACHE_SECONDS).
     """
 
-    def __init__(self, engine: Engine, market: MarketData, cycle_id: int | None = None) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        market: MarketData,
+        cycle_id: int | None = None,
+        *,
+        fresh_for: timedelta = DEFAULT_QUOTE_FRESHNESS,
+    ) -> None:
         self._engine = engine
         self._market = market
         self._cycle_id = cycle_id
+        self._fresh_for = fresh_for
         self._cycle_cache: dict[str, Quote] | None = None
         self._remote = isinstance(market, RemoteMarket)
 
@@ -219,12 +296,16 @@ class PriceBook:
             if self._cycle_id is not None:
                 return None  # the cycle has no usable price for it: no trade, never an invented one
             return latest_quotes(self._engine, [symbol], source=self._market.name).get(symbol)
-        fresh = self._market.quotes([symbol], datetime.now(UTC)).get(symbol)
-        if fresh is not None:
-            store_quotes(self._engine, [fresh], self._cycle_id)
-            if self._cycle_cache is not None:
-                self._cycle_cache[symbol] = fresh
-        return fresh
+        now = datetime.now(UTC)
+        if self._cycle_id is None:
+            return recent_quote(self._engine, self._market, symbol, now, self._fresh_for)
+        fresh = self._market.quotes([symbol], now).get(symbol)
+        if fresh is None:
+            return None
+        [stored] = store_quotes(self._engine, [fresh], self._cycle_id)
+        if self._cycle_cache is not None:
+            self._cycle_cache[symbol] = stored
+        return stored
 
     def history(self, symbol: str, days: int, until: date | None = None) -> list[DailyClose]:
         """Daily closes of a known symbol, oldest first; at most a year back."""

@@ -113,7 +113,7 @@ def use_batch(
     missing = [s for s in universe or [] if s not in have]
     gaps = latest_quotes(engine, missing, source=batch.source) if missing else {}
     stale = [replace(q, stale=True) for q in gaps.values()]
-    count = store_quotes(engine, [*fresh, *stale], cycle_id)
+    count = len(store_quotes(engine, [*fresh, *stale], cycle_id))
     return CyclePrices(count, batch.source, batch.origin, stale_count=len(stale))
 
 

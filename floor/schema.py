@@ -15,11 +15,13 @@ from sqlalchemy import (
     Integer,
     MetaData,
     Numeric,
+    Sequence,
     String,
     Table,
     Text,
     UniqueConstraint,
     func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
@@ -28,6 +30,11 @@ metadata = MetaData()
 MONEY = Numeric(16, 2)
 PRICE = Numeric(18, 4)
 LOG_TYPES = ("trace", "agent", "function", "generation", "response", "account")
+CYCLE_STATUSES = ("running", "completed", "failed", "crashed")
+TURN_STATUSES = ("running", "succeeded", "failed", "skipped", "crashed")
+
+# Owner numbers of process leases (floor.leases): which live process runs a cycle or a turn.
+run_owners = Sequence("run_owners", metadata=metadata, data_type=Integer, cycle=True)
 
 accounts = Table(
     "accounts",
@@ -71,6 +78,8 @@ cycles = Table(
     Column("forced", Boolean, nullable=False, server_default="false"),
     Column("flow_run_id", String(64)),
     Column("note", Text),
+    Column("owner", Integer),  # the lease of the process running it (floor.leases)
+    CheckConstraint("status IN " + str(CYCLE_STATUSES), name="ck_cycles_status"),
 )
 
 transactions = Table(
@@ -89,12 +98,15 @@ transactions = Table(
     Column("cycle_id", Integer, ForeignKey("cycles.id", ondelete="SET NULL")),
     Column("turn_key", String(200)),  # the trader turn that placed the order, when known
     Column("realized", MONEY),  # a sell's profit or loss against the average cost; NULL for buys
+    # The cached price the fill was priced from: pruning old prices keeps it (floor.price_cache).
+    Column("price_id", BigInteger, ForeignKey("prices.id", name="fk_transactions_price_id")),
     CheckConstraint("side IN ('buy', 'sell')", name="ck_transactions_side"),
     CheckConstraint("quantity > 0", name="ck_transactions_quantity_positive"),
     CheckConstraint("price > 0", name="ck_transactions_price_positive"),
     UniqueConstraint("account_id", "idempotency_key", name="uq_transactions_account_key"),
     Index("ix_transactions_account_id_id", "account_id", "id"),
     Index("ix_transactions_account_turn", "account_id", "turn_key"),
+    Index("ix_transactions_price_id", "price_id"),
 )
 
 turns = Table(
@@ -114,7 +126,8 @@ turns = Table(
     Column("cost", Numeric(14, 6), nullable=False, server_default="0"),
     Column("started_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("finished_at", DateTime(timezone=True)),
-    CheckConstraint("status IN ('running', 'succeeded', 'failed', 'skipped')", name="ck_turns_status"),
+    Column("owner", Integer),  # the lease of the process running it (floor.leases)
+    CheckConstraint("status IN " + str(TURN_STATUSES), name="ck_turns_status"),
 )
 
 snapshots = Table(
@@ -161,6 +174,7 @@ prices = Table(
     Index("ix_prices_symbol_fetched", "symbol", "fetched_at"),
     Index("ix_prices_cycle_symbol", "cycle_id", "symbol"),
     Index("ix_prices_source_fetched", "source", "fetched_at"),
+    Index("ix_prices_uncycled_fetched", "fetched_at", postgresql_where=text("cycle_id IS NULL")),
 )
 
 # A per-trader knowledge graph kept by the researcher: entities, observations about them, relations.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Literal
@@ -56,6 +57,20 @@ class Settings(BaseSettings):
     )
     price_cache_seconds: int = Field(
         default=60, ge=0, le=3600, description="Paid/realtime: reuse cached prices fetched this recently."
+    )
+    quote_cache_seconds: int = Field(
+        default=60,
+        ge=1,
+        le=3600,
+        description="Outside a cycle, a price lookup or fill reuses the simulated market's newest cached "
+        "batch fetched this recently instead of storing a new one.",
+    )
+    price_retention_days: int = Field(
+        default=7,
+        ge=1,
+        le=3650,
+        description="Prices fetched outside a cycle are pruned after this many days (each cycle's prices, "
+        "and any a fill used, are kept).",
     )
     market_open_statuses: str = Field(
         default="open", description="Market statuses counted as open: open and/or extended-hours."
@@ -238,3 +253,8 @@ class Settings(BaseSettings):
             if getattr(self, key_field):
                 return model
         return "offline"
+
+    @property
+    def quote_freshness(self) -> timedelta:
+        """How long a cached batch answers price lookups outside a cycle (QUOTE_CACHE_SECONDS)."""
+        return timedelta(seconds=self.quote_cache_seconds)

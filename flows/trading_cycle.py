@@ -1,4 +1,8 @@
-"""One trading cycle: gate -> prices -> every trader's turn at once -> valuation -> quality."""
+"""One trading cycle: gate -> prices -> every trader's turn at once -> valuation -> quality.
+
+Each run first marks crashed what killed runs left running; a run that crashes itself marks its
+own cycle crashed (Prefect's crash hook); and each cycle ends by pruning old out-of-cycle prices.
+"""
 
 import asyncio
 import logging
@@ -11,8 +15,16 @@ from floor.cycles import TurnOutcome
 from floor.market.calendar import format_market_time
 from floor.traders import find_trader, load_traders
 from tasks import runtime
-from tasks.bookkeeping import close_cycle, collect_turn_outcomes, load_floor_traders, open_cycle
-from tasks.market import cache_cycle_prices, check_market_open, fetch_prices
+from tasks.bookkeeping import (
+    close_cycle,
+    collect_turn_outcomes,
+    end_crashed_run,
+    end_failed_run,
+    load_floor_traders,
+    mark_crashed_runs,
+    open_cycle,
+)
+from tasks.market import cache_cycle_prices, check_market_open, fetch_prices, prune_old_prices
 from tasks.quality import check_data_quality, check_price_batch
 from tasks.reporting import publish_leaderboard
 from tasks.traders import play_turn
@@ -83,7 +95,12 @@ async def price_cycle(cycle_id: int):
     return await cache_cycle_prices(cycle_id, batch, problem)
 
 
-@flow(name="trading-cycle")
+@flow(
+    name="trading-cycle",
+    on_crashed=[end_crashed_run],
+    on_cancellation=[end_crashed_run],
+    on_failure=[end_failed_run],
+)
 async def trading_cycle(force: bool = False, traders: list[str] | None = None) -> dict:
     """Run one cycle of the floor.
 
@@ -92,6 +109,7 @@ async def trading_cycle(force: bool = False, traders: list[str] | None = None) -
         traders: Only these traders (by name); default every configured trader.
     """
     logger = get_run_logger()
+    await mark_crashed_runs()
     forced = force or runtime.settings().run_even_when_market_is_closed
     status = await check_market_open()
     if not status.open and not forced:
@@ -121,6 +139,7 @@ async def trading_cycle(force: bool = False, traders: list[str] | None = None) -
     except Exception:
         await close_cycle(cycle_id, "failed", "data-quality checks failed")
         raise
+    await prune_old_prices(return_state=True)  # housekeeping: a failure shows, and never fails the cycle
     note = f"failed turns: {', '.join(failed)}" if failed else None
     await close_cycle(cycle_id, "completed", note)
     return {

@@ -88,7 +88,9 @@ class TokenBindings:
                 binding = TraderBinding(
                     trader=token.trader,
                     engine=self._engine,
-                    prices=PriceBook(self._engine, self._market, token.cycle_id),
+                    prices=PriceBook(
+                        self._engine, self._market, token.cycle_id, fresh_for=self._settings.quote_freshness
+                    ),
                     cycle_id=token.cycle_id,
                     turn_key=token.turn_key,
                     policy=self._policy(token.trader),

@@ -125,7 +125,7 @@ def bind_trader(
     binding = TraderBinding(
         trader=profile.name,
         engine=engine,
-        prices=PriceBook(engine, market, cycle_id),
+        prices=PriceBook(engine, market, cycle_id, fresh_for=settings.quote_freshness),
         cycle_id=cycle_id,
         policy=policy_for(profile, settings),
     )

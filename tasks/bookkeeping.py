@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from prefect import task
+from prefect import get_run_logger, task
 from prefect.runtime import flow_run
 
 from floor import cycles
@@ -18,6 +18,30 @@ async def open_cycle(forced: bool) -> int:
     """Record the start of a cycle, linked to this flow run; returns the cycle id."""
     run_id = str(flow_run.get_id() or "")
     return await asyncio.to_thread(cycles.start_cycle, runtime.engine(), forced=forced, flow_run_id=run_id)
+
+
+@task(name="mark-crashed-runs")
+async def mark_crashed_runs() -> cycles.EndedRuns:
+    """Mark cycles and turns left running by a process that is gone (killed, crashed) as crashed."""
+    crashed = await asyncio.to_thread(cycles.mark_crashed, runtime.engine())
+    if crashed.cycles or crashed.turns:
+        get_run_logger().warning(
+            "Marked crashed: cycles %s, turns %s (their process ended before they finished)",
+            crashed.cycles or "none",
+            crashed.turns or "none",
+        )
+    return crashed
+
+
+def end_crashed_run(flow, run, state) -> None:
+    """Prefect's ``on_crashed`` and ``on_cancellation`` hook: the run's unfinished cycle and turns crashed."""
+    note = f"the flow run ended {state.name}: {state.message}"
+    cycles.end_flow_run(runtime.engine(), str(run.id), "crashed", note)
+
+
+def end_failed_run(flow, run, state) -> None:
+    """Prefect's ``on_failure`` hook: a cycle the flow could not close itself ends as failed."""
+    cycles.end_flow_run(runtime.engine(), str(run.id), "failed", f"the flow run failed: {state.message}")
 
 
 @task(name="close-cycle")

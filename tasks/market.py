@@ -1,13 +1,14 @@
-"""Market tasks: the open gate, the cycle's one price fetch, and storing the prices it uses."""
+"""Market tasks: the open gate, the cycle's one price fetch, storing the prices it uses, pruning."""
 
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from prefect import get_run_logger, task
 
 from floor.market.calendar import MarketStatus, format_market_time, gate_status
+from floor.price_cache import prune_prices
 from floor.price_feed import CyclePrices, PriceBatch, fetch_batch, use_batch, use_stale
 from tasks import runtime
 
@@ -32,7 +33,9 @@ async def check_market_open() -> MarketStatus:
 async def fetch_prices() -> PriceBatch:
     """One batch for the whole universe: the cache when current enough, else one upstream fetch."""
     market = runtime.market()
-    batch = await asyncio.to_thread(fetch_batch, runtime.engine(), market, datetime.now(UTC), runtime.settings())
+    batch = await asyncio.to_thread(
+        fetch_batch, runtime.engine(), market, datetime.now(UTC), runtime.settings()
+    )
     get_run_logger().info("Got %d prices from %s (%s)", len(batch.quotes), batch.source, batch.origin)
     return batch
 
@@ -50,3 +53,14 @@ async def cache_cycle_prices(cycle_id: int, batch: PriceBatch | None, problem: s
     )
     get_run_logger().warning("Cycle %d trades at %s", cycle_id, used.summary())
     return used
+
+
+@task(name="prune-prices")
+async def prune_old_prices() -> int:
+    """Delete prices fetched outside a cycle more than PRICE_RETENTION_DAYS ago that nothing used."""
+    before = datetime.now(UTC) - timedelta(days=runtime.settings().price_retention_days)
+    removed = await asyncio.to_thread(prune_prices, runtime.engine(), before)
+    get_run_logger().info(
+        "Pruned %d prices fetched outside a cycle before %s", removed, f"{before:%Y-%m-%d %H:%M}"
+    )
+    return removed

@@ -13,7 +13,9 @@ from floor.valuation import Valuation
 
 
 @task(name="publish-leaderboard")
-async def publish_leaderboard(cycle_id: int, valuations: list[Valuation], outcomes: dict[str, TurnOutcome]) -> None:
+async def publish_leaderboard(
+    cycle_id: int, valuations: list[Valuation], outcomes: dict[str, TurnOutcome]
+) -> None:
     cost = sum((o.cost for o in outcomes.values()), Decimal(0))
     tokens = sum(o.input_tokens + o.output_tokens for o in outcomes.values())
     await acreate_table_artifact(

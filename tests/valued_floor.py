@@ -15,7 +15,7 @@ from decimal import Decimal
 from sqlalchemy import Engine
 
 from floor.activity import write_log
-from floor.cycles import TurnOutcome, finish_cycle, finish_turn, start_cycle, start_turn
+from floor.cycles import TurnOutcome, add_turn_usage, finish_cycle, finish_turn, start_cycle, start_turn
 from floor.ledger import buy, sell
 from floor.market import Quote
 from floor.market.simulated import SimulatedMarket
@@ -59,11 +59,8 @@ def trade_three_cycles(engine: Engine) -> Engine:
         write_log(engine, "Warren", "generation", "thinking about AAPL", cycle_id=cycle_id)
         buy(engine, "Warren", "AAPL", 10, "cheap", book, idempotency_key="k1", cycle_id=cycle_id)
         write_log(engine, "Warren", "response", "bought AAPL", cycle_id=cycle_id)
-        finish_turn(
-            engine,
-            turn,
-            TurnOutcome("succeeded", input_tokens=1000, output_tokens=200, cost=Decimal("0.0123")),
-        )
+        add_turn_usage(engine, turn, 1000, 200, Decimal("0.0123"))
+        finish_turn(engine, turn, TurnOutcome("succeeded"))
 
     def second(book, cycle_id):
         write_log(engine, "George", "agent", "looking for a contrarian bet", cycle_id=cycle_id)

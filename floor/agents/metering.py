@@ -7,7 +7,6 @@ so a trader's researcher is costed and budgeted with the trader.
 
 from __future__ import annotations
 
-import sys
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -38,10 +37,12 @@ class TurnMeter:
     Args:
         budget: Dollars the trader may spend per day; ``None`` for no limit.
         spent_before: Dollars the trader already spent today before this turn.
+        on_record: Told each call's tokens in, out and dollars as it is counted (to store them).
     """
 
     budget: Decimal | None = None
     spent_before: Decimal = Decimal(0)
+    on_record: Callable[[int, int, Decimal], None] | None = field(default=None, repr=False)
     calls: int = 0
     input_tokens: int = 0
     output_tokens: int = 0
@@ -77,6 +78,8 @@ class TurnMeter:
                 cost = Decimal(0)
             self.cost += cost
             self.last_call_cost = cost
+        if self.on_record is not None:
+            self.on_record(input_tokens, output_tokens, cost)
         return cost
 
 

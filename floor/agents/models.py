@@ -30,8 +30,6 @@ PROVIDERS: dict[str, tuple[tuple[str, ...], str | None]] = {
 }
 
 
-
-
 def provider_of(model: str) -> str:
     """The litellm provider prefix of a model string (``openai`` for ``openai/gpt-4o-mini``)."""
     if "/" not in model:

@@ -15,8 +15,9 @@ servers it connects to, the push tool and the researcher it may call (:func:`man
 from __future__ import annotations
 
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 from sqlalchemy import Engine
@@ -29,7 +30,15 @@ from floor.agents.prompts import instructions, market_data_note, turn_message
 from floor.agents.redaction import Redactor
 from floor.agents.tool_servers import ToolPass, ToolService, ToolServiceUnavailable, open_tools
 from floor.agents.tracing import StepTracer
-from floor.cycles import TurnOutcome, finish_turn, finished_turn, spent_since, start_of_day, start_turn
+from floor.cycles import (
+    TurnOutcome,
+    add_turn_usage,
+    finish_turn,
+    finished_turn,
+    spent_since,
+    start_of_day,
+    start_turn,
+)
 from floor.errors import ConfigurationError
 from floor.risk import policy_for
 from floor.settings import Settings
@@ -120,14 +129,17 @@ def run_turn(engine: Engine, settings: Settings, request: TurnRequest, tools: To
         engine, profile.name, request.cycle_id, redact=redact, max_errors=settings.max_step_errors
     )
     tracer.log("trace", f"Turn started: {kind} with {profile.model}")
-    budget = settings.daily_budget_dollars or None
-    meter = TurnMeter(budget=budget, spent_before=spent_since(engine, profile.name, start_of_day()))
+    meter = TurnMeter(
+        budget=settings.daily_budget_dollars or None,
+        spent_before=spent_since(engine, profile.name, start_of_day()),
+        on_record=partial(add_turn_usage, engine, turn_id),  # each call's spend lands as it is made
+    )
     context = TurnContext(engine, settings, request, tools, meter, redact, tracer)
     try:
         meter.check_budget()
         outcome = _play(context, kind)
     except ConfigurationError as exc:
-        outcome = TurnOutcome(status="skipped", error=redact(str(exc)))
+        outcome = _with_usage(TurnOutcome(status="skipped", error=redact(str(exc))), meter)
     except Exception as exc:  # noqa: BLE001 - one trader's failure must never stop the others
         outcome = _failed(context, exc)
     finish_turn(engine, turn_id, outcome)
@@ -179,8 +191,6 @@ def _root_cause(exc: BaseException) -> BaseException:
 
 
 def _with_usage(outcome: TurnOutcome, meter: TurnMeter) -> TurnOutcome:
-    from dataclasses import replace
-
     return replace(
         outcome, input_tokens=meter.input_tokens, output_tokens=meter.output_tokens, cost=meter.cost
     )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Protocol, runtime_checkable
@@ -20,6 +20,7 @@ class Quote:
     stale: bool = False
     previous_close: Decimal | None = None  # the close before this price, when the source says
     fetched_at: datetime | None = None  # when it came from upstream; set by the cache
+    cache_id: int | None = field(default=None, compare=False)  # its row in the price cache, if cached
 
 
 @dataclass(frozen=True)

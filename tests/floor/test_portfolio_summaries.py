@@ -60,7 +60,8 @@ def test_newest_price_breaks_ties_by_id_and_falls_back_to_the_market(floor):
     # A position in a symbol never cached is valued at the market's price, as in the report.
     book = PriceBook(floor, SimulatedMarket())
     buy(floor, "Ray", "KO", 3, "staples", book, idempotency_key="r1")
-    with floor.begin() as conn:
+    with floor.begin() as conn:  # a fill from before fills named their price, whose price is gone
+        conn.exec_driver_sql("UPDATE transactions SET price_id = NULL WHERE symbol = 'KO'")
         conn.exec_driver_sql("DELETE FROM prices WHERE symbol = 'KO'")
     assert newest_prices(floor, {"KO"}) == {}
     ray = assert_same_as_report(floor, market=StillMarket())[2]
