@@ -9,7 +9,11 @@ tool service, served on a thread of this process as ``floor run`` does. CPU is t
 (user + system) over the cycle, per trader turn; memory is the peak resident set of this process
 and its children, sampled every 50 ms.
 
-    python bench/cycle_scaling.py [--sizes 4 16 64] [--repeat 3] [--postgres postgresql://postgres@127.0.0.1:5432]
+With ``--tools process`` the turns connect instead to ``floor tools`` running as a process of its
+own, as ``floor up`` runs it; its CPU is counted with this process's.
+
+    python bench/cycle_scaling.py [--sizes 4 16 64] [--repeat 3] [--tools thread|process]
+        [--postgres postgresql://postgres@127.0.0.1:5432]
 """
 
 from __future__ import annotations
@@ -142,6 +146,12 @@ def main() -> None:
         help="a Postgres server (with pg_trgm) for the Prefect server's own database",
     )
     parser.add_argument("--port", type=int, default=4231, help="port of the benchmark's Prefect server")
+    parser.add_argument(
+        "--tools",
+        choices=["thread", "process"],
+        default="thread",
+        help="serve the tools on a thread of the cycle's process (as `floor run`), or as `floor tools`",
+    )
     args = parser.parse_args()
 
     import psutil
@@ -152,7 +162,7 @@ def main() -> None:
     with prefect_server(args.port, database_url=server_db) as api:
         os.environ["PREFECT_API_URL"] = api  # before Prefect is imported: every flow below uses it
         rows = measure(args, psutil.Process())
-    report(rows, args.repeat)
+    report(rows, args.repeat, "a thread of the cycle" if args.tools == "thread" else "`floor tools`")
 
 
 def fresh_database(server: str, name: str) -> str:
@@ -165,9 +175,29 @@ def fresh_database(server: str, name: str) -> str:
     return f"{server.replace('postgresql://', 'postgresql+asyncpg://', 1)}/{name}"
 
 
-def cpu_seconds(process) -> float:
-    times = process.cpu_times()
-    return times.user + times.system
+def cpu_seconds(*processes) -> float:
+    return sum(t.user + t.system for t in (p.cpu_times() for p in processes))
+
+
+def tool_service_process(port: int):
+    """``floor tools`` on ``port`` as a process of its own, once it answers; its TOOLS_URL."""
+    import subprocess
+    import sys
+
+    from servers.service import is_serving
+
+    child = subprocess.Popen(
+        [sys.executable, "-m", "deployments.cli", "tools", "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while not is_serving(url):
+        if child.poll() is not None or time.monotonic() > deadline:
+            raise SystemExit(f"floor tools did not start on port {port}")
+        time.sleep(0.2)
+    return child, url
 
 
 def measure(args, me) -> list[tuple]:
@@ -187,7 +217,17 @@ def measure(args, me) -> list[tuple]:
     rows = []
     from flows.trading_cycle import trading_cycle
 
+    measured = [me]
+    service = None
+    if args.tools == "process":
+        import psutil
+
+        os.environ["DATABASE_URL"] = connect(Settings()).url.render_as_string(hide_password=False)
+        service, os.environ["TOOLS_URL"] = tool_service_process(args.port + 1)
+        measured.append(psutil.Process(service.pid))
+
     asyncio.run(bare(1))  # warm the Prefect client and server once
+    warm_up(trading_cycle, workdir)  # and the cycle's imports (GX, smolagents): a worker pays them once
     for n in args.sizes:
         write_traders(workdir / f"traders-{n}.toml", n)
         os.environ["FLOOR_TRADERS_FILE"] = str(workdir / f"traders-{n}.toml")
@@ -202,10 +242,10 @@ def measure(args, me) -> list[tuple]:
                 conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
             reset_accounts(engine, load_traders(settings))
             with PeakMemory() as memory:
-                start, cpu_start = time.perf_counter(), cpu_seconds(me)
+                start, cpu_start = time.perf_counter(), cpu_seconds(*measured)
                 result = asyncio.run(trading_cycle(force=True))
                 cycle_times.append(time.perf_counter() - start)
-                cpus.append((cpu_seconds(me) - cpu_start) / n)
+                cpus.append((cpu_seconds(*measured) - cpu_start) / n)
             print(f"    cycle of {n}: {cycle_times[-1]:.1f} s, {len(result['failed'])} failed", flush=True)
             peaks.append(memory.peak)
             assert result["status"] == "completed", result
@@ -229,14 +269,31 @@ def measure(args, me) -> list[tuple]:
             )
         )
         print(f"  {n} traders: cycle {cycle_s:.1f} s, bare {bare_s:.1f} s", flush=True)
+    if service is not None:
+        service.terminate()
+        service.wait(timeout=30)
     return rows
 
 
-def report(rows: list[tuple], repeat: int) -> None:
+def warm_up(trading_cycle, workdir: Path) -> None:
+    """One untimed cycle of one trader."""
+    from floor.accounts import reset_accounts
+    from floor.database import connect
+    from floor.settings import Settings
+    from floor.traders import load_traders
+
+    write_traders(workdir / "traders-warm.toml", 1)
+    os.environ["FLOOR_TRADERS_FILE"] = str(workdir / "traders-warm.toml")
+    settings = Settings()
+    reset_accounts(connect(settings), load_traders(settings))
+    asyncio.run(trading_cycle(force=True))
+
+
+def report(rows: list[tuple], repeat: int, tools: str) -> None:
     print()
     print(
         f"One offline trading cycle vs a bare flow of its shape, on one Prefect server on Postgres, "
-        f"median of {repeat} runs (cpus: {os.cpu_count()})"
+        f"tools served by {tools}, median of {repeat} runs (cpus: {os.cpu_count()})"
     )
     header = ("traders", "cycle s", "bare flow s", "ratio", "peak MiB", "trades", "failed", "CPU s/turn")
     print("".join(f"{h:>13}" for h in header))
