@@ -89,19 +89,20 @@ class PeakMemory:
 
 def bare_flow():
     """A Prefect flow of the cycle's shape whose steps do nothing, async tasks as the cycle's are."""
-    from prefect import flow, task
+    from prefect import flow
 
     from floor.settings import Settings
+    from tasks import floor_task as task  # the cycle's tasks' options: never cached
 
-    @task
+    @task()
     async def gate() -> bool:
         return True
 
-    @task
+    @task()
     async def fetch() -> int:
         return 0
 
-    @task
+    @task()
     async def turn(i: int) -> int:
         return i
 
@@ -109,11 +110,11 @@ def bare_flow():
     async def subflow(i: int) -> int:
         return await turn(i)
 
-    @task
+    @task()
     async def value() -> int:
         return 0
 
-    @task
+    @task()
     async def check() -> bool:
         return True
 

@@ -4,23 +4,23 @@ from __future__ import annotations
 
 import asyncio
 
-from prefect import get_run_logger, task
+from prefect import get_run_logger
 from prefect.runtime import flow_run
 
 from floor import cycles
 from floor.accounts import ensure_accounts
 from floor.traders import TraderProfile, load_traders
-from tasks import runtime
+from tasks import floor_task, runtime
 
 
-@task(name="open-cycle")
+@floor_task(name="open-cycle")
 async def open_cycle(forced: bool) -> int:
     """Record the start of a cycle, linked to this flow run; returns the cycle id."""
     run_id = str(flow_run.get_id() or "")
     return await asyncio.to_thread(cycles.start_cycle, runtime.engine(), forced=forced, flow_run_id=run_id)
 
 
-@task(name="mark-crashed-runs")
+@floor_task(name="mark-crashed-runs")
 async def mark_crashed_runs() -> cycles.EndedRuns:
     """Mark cycles and turns left running by a process that is gone (killed, crashed) as crashed."""
     crashed = await asyncio.to_thread(cycles.mark_crashed, runtime.engine())
@@ -44,12 +44,12 @@ def end_failed_run(flow, run, state) -> None:
     cycles.end_flow_run(runtime.engine(), str(run.id), "failed", f"the flow run failed: {state.message}")
 
 
-@task(name="close-cycle")
+@floor_task(name="close-cycle")
 async def close_cycle(cycle_id: int, status: str, note: str | None = None) -> None:
     await asyncio.to_thread(cycles.finish_cycle, runtime.engine(), cycle_id, status, note)
 
 
-@task(name="collect-turn-outcomes")
+@floor_task(name="collect-turn-outcomes")
 async def collect_turn_outcomes(cycle_id: int, failures: dict[str, str]) -> dict[str, cycles.TurnOutcome]:
     """Each trader's recorded turn; a subflow that died before recording counts as failed."""
     recorded = await asyncio.to_thread(cycles.turn_outcomes, runtime.engine(), cycle_id)
@@ -62,7 +62,7 @@ async def collect_turn_outcomes(cycle_id: int, failures: dict[str, str]) -> dict
     return outcomes
 
 
-@task(name="load-traders")
+@floor_task(name="load-traders")
 async def load_floor_traders(names: list[str] | None = None) -> list[TraderProfile]:
     """The configured traders (only ``names`` if given), with an account each."""
     from floor.traders import find_trader

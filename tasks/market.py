@@ -5,15 +5,15 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 
-from prefect import get_run_logger, task
+from prefect import get_run_logger
 
 from floor.market.calendar import MarketStatus, format_market_time, gate_status
 from floor.price_cache import prune_prices
 from floor.price_feed import CyclePrices, PriceBatch, fetch_batch, use_batch, use_stale
-from tasks import runtime
+from tasks import floor_task, runtime
 
 
-@task(name="check-market-open")
+@floor_task(name="check-market-open")
 async def check_market_open() -> MarketStatus:
     """Whether the market counts as open now: Polygon's status with a key, else the NYSE calendar."""
     status = await asyncio.to_thread(
@@ -29,7 +29,7 @@ async def check_market_open() -> MarketStatus:
 
 # No task retries: the market client already retries 429, 5xx and timeouts with backoff, and a
 # failure here falls back to cached prices instead of failing the cycle.
-@task(name="fetch-prices")
+@floor_task(name="fetch-prices")
 async def fetch_prices() -> PriceBatch:
     """One batch for the whole universe: the cache when current enough, else one upstream fetch."""
     market = runtime.market()
@@ -40,7 +40,7 @@ async def fetch_prices() -> PriceBatch:
     return batch
 
 
-@task(name="cache-cycle-prices")
+@floor_task(name="cache-cycle-prices")
 async def cache_cycle_prices(cycle_id: int, batch: PriceBatch | None, problem: str | None) -> CyclePrices:
     """Store the checked batch as the cycle's prices, or the last good ones marked stale."""
     engine = runtime.engine()
@@ -55,7 +55,7 @@ async def cache_cycle_prices(cycle_id: int, batch: PriceBatch | None, problem: s
     return used
 
 
-@task(name="prune-prices")
+@floor_task(name="prune-prices")
 async def prune_old_prices() -> int:
     """Delete prices fetched outside a cycle more than PRICE_RETENTION_DAYS ago that nothing used."""
     before = datetime.now(UTC) - timedelta(days=runtime.settings().price_retention_days)

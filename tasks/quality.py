@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import asyncio
 
-from prefect import get_run_logger, task
+from prefect import get_run_logger
 from prefect.artifacts import acreate_markdown_artifact
 
 from floor.errors import DataQualityError
 from floor.price_cache import cycle_quotes
 from floor.price_feed import PriceBatch
 from floor.valuation import position_rows, snapshot_rows
-from tasks import runtime
+from tasks import floor_task, runtime
 
 
-@task(name="check-data-quality")
+@floor_task(name="check-data-quality")
 async def check_data_quality(cycle_id: int) -> bool:
     """Run the suites on prices, positions and snapshots; publish the results; fail on a failure."""
     report = await asyncio.to_thread(_check_cycle, runtime.engine(), cycle_id)
@@ -31,7 +31,7 @@ async def check_data_quality(cycle_id: int) -> bool:
     return True
 
 
-@task(name="check-price-batch")
+@floor_task(name="check-price-batch")
 async def check_price_batch(batch: PriceBatch) -> bool:
     """Great Expectations on a fetched batch before it is used; a failure fails this task run."""
     from floor.price_checks import check_price_batch as run_checks

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from prefect import task
 from prefect.artifacts import acreate_table_artifact
 
 from floor.cycles import TurnOutcome
 from floor.leaderboard import leaderboard_rows
 from floor.valuation import Valuation
+from tasks import floor_task
 
 
-@task(name="publish-leaderboard")
+@floor_task(name="publish-leaderboard")
 async def publish_leaderboard(
     cycle_id: int, valuations: list[Valuation], outcomes: dict[str, TurnOutcome]
 ) -> None:

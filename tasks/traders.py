@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import asyncio
 
-from prefect import get_run_logger, task
+from prefect import get_run_logger
 
 from floor.agents.trader_turn import TurnRequest, run_turn
 from floor.cycles import TurnOutcome
-from tasks import runtime
+from tasks import floor_task, runtime
 
 
-@task(name="play-turn", task_run_name="play-turn-{request.profile.name}")
+@floor_task(name="play-turn", task_run_name="play-turn-{request.profile.name}")
 async def play_turn(request: TurnRequest) -> TurnOutcome:
     """Run the trader's agent in a worker thread, so several traders play at once."""
     outcome = await asyncio.to_thread(

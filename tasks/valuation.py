@@ -5,14 +5,12 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 
-from prefect import task
-
 from floor.price_cache import cycle_quotes, price_map
 from floor.valuation import Valuation, record_snapshots, value_accounts
-from tasks import runtime
+from tasks import floor_task, runtime
 
 
-@task(name="value-portfolios")
+@floor_task(name="value-portfolios")
 async def value_portfolios(cycle_id: int) -> list[Valuation]:
     """One snapshot per trader: cash, positions at the cycle's prices, value and P&L."""
     return await asyncio.to_thread(_value, runtime.engine(), cycle_id)
