@@ -25,8 +25,9 @@ from mcp.server.auth.settings import AuthSettings
 from mcp.server.transport_security import TransportSecuritySettings
 from sqlalchemy import Engine
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.routing import Mount, Route
 
 from floor.errors import ConfigurationError
@@ -69,6 +70,27 @@ class _ClosedStreamFilter(logging.Filter):
         return not isinstance(error, anyio.ClosedResourceError | anyio.BrokenResourceError)
 
 
+class _NoEventStream:
+    """ASGI middleware answering GET on an MCP endpoint with 405, as the transport allows.
+
+    The floor's tools never send a client anything it did not ask for, so a standing event stream
+    per session would only cost a request, a task and a token check, and end in the SDK's
+    ``ClosedResourceError`` when the session closes.
+    """
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] == "http" and scope["method"] == "GET" and scope["path"].startswith("/mcp/"):
+            response = PlainTextResponse(
+                "this endpoint offers no event stream", status_code=405, headers={"Allow": "POST, DELETE"}
+            )
+            await response(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
 def build_tool_app(settings: Settings, engine: Engine, market: MarketData) -> Starlette:
     """The ASGI app serving every server kind at ``/mcp/<kind>/`` behind turn tokens."""
     sdk_log = logging.getLogger("mcp.server.streamable_http")
@@ -102,7 +124,7 @@ def build_tool_app(settings: Settings, engine: Engine, market: MarketData) -> St
                 await stack.enter_async_context(server.session_manager.run())
             yield
 
-    return Starlette(routes=routes, lifespan=lifespan)
+    return Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(_NoEventStream)])
 
 
 async def _health(request: Request) -> JSONResponse:
