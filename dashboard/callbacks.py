@@ -17,7 +17,6 @@ from dash.exceptions import PreventUpdate
 from sqlalchemy import Engine
 
 from dashboard import log_feed, panels
-from floor.market import MarketData
 from floor.portfolio_views import floor_view, log_lines_after, newest_log_id, recent_cycles
 from floor.value_history import ValueHistoryCache
 
@@ -29,33 +28,33 @@ class DashboardCallbacks:
     def __init__(
         self,
         engine: Engine,
-        market: MarketData,
+        source: str,
         *,
         prefect_ui: str | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.engine = engine
-        self.market = market
+        self.source = source  # the configured market's name: whose cached prices value holdings
         self.prefect_ui = prefect_ui
         self.clock = clock
         self.history = ValueHistoryCache()  # snapshots are read once, then only new ones
 
     def refresh_portfolios(self, _ticks, _clicks, body_ids: list[dict]) -> tuple:
         """Every trader's panel, the leaderboard, the comparison chart, recent cycles, the time."""
-        view = floor_view(self.engine, self.market, self.history)
-        reports = {r["name"]: r for r in view.reports}
+        view = floor_view(self.engine, self.source, self.history)
+        by_name = {v.trader: v for v in view.accounts}
         colours = {name: panels.PALETTE[i % len(panels.PALETTE)] for i, name in enumerate(view.histories)}
         rendered: dict[str, list] = {}  # each trader's panel built once, however often it is asked for
         bodies = []
         for name in _column_names(body_ids):
-            report = reports.get(name)
-            if report is None:  # removed since the page loaded (or not a trader at all)
+            account = by_name.get(name)
+            if account is None:  # removed since the page loaded (or not a trader at all)
                 bodies.append([])
                 continue
             if name not in rendered:
-                rendered[name] = panels.trader_body(report, view.histories[name], colours[name])
+                rendered[name] = panels.trader_body(account, view.histories[name], colours[name])
             bodies.append(rendered[name])
-        labels = {r["name"]: f"{r['name']} {r['lastname']}" for r in view.reports}
+        labels = {v.trader: f"{v.trader} {v.lastname}" for v in view.accounts}
         return (
             bodies,
             panels.leaderboard_table(view.standings),

@@ -8,6 +8,7 @@ import numpy as np
 from dash import dcc, html
 
 from floor.metrics import downsample
+from floor.portfolio import AccountView
 from floor.portfolio_views import CycleRow, Standing
 from floor.value_history import ValueHistory
 
@@ -118,41 +119,35 @@ def _markdown_table(header: list[str], rows: list[list[str]]) -> dcc.Markdown:
     return dcc.Markdown("\n".join(lines), className="grid")
 
 
-def _utc(timestamp: str) -> str:
-    return datetime.fromisoformat(timestamp).astimezone(UTC).strftime("%m-%d %H:%M")
+def _utc(at: datetime) -> str:
+    return at.astimezone(UTC).strftime("%m-%d %H:%M")
 
 
-def trader_body(report: dict, history: ValueHistory, colour: str) -> list:
-    """Value and P&L, chart, holdings and recent transactions of one trader (from its report)."""
-    pnl = report["profit_loss"]
-    invested = report["portfolio_value"] - pnl
-    pct = pnl / invested * 100 if invested else 0.0
-    holdings = sorted(report["holdings"].items())
-    recent = list(reversed(report["transactions"]))
+def trader_body(account: AccountView, history: ValueHistory, colour: str) -> list:
+    """Value and P&L, chart, holdings and recent transactions of one trader (the read model's)."""
+    pnl = float(account.profit_loss)
+    pct = float(account.profit_loss_pct or 0)
+    holdings = account.holdings
+    recent = list(reversed(account.transactions))
     return [
-        html.Div(
-            money(report["portfolio_value"]), className="value", **{"data-value": report["portfolio_value"]}
-        ),
+        html.Div(money(float(account.value)), className="value", **{"data-value": float(account.value)}),
         html.Div(f"{signed_money(pnl)} ({pct:+.2f}%)", className=f"pnl {tone(pnl)}"),
-        html.Div(f"cash {money(report['cash'])}", className="cash"),
+        html.Div(f"cash {money(float(account.cash))}", className="cash"),
         dcc.Graph(figure=value_figure(history, colour), config={"displayModeBar": False})
         if len(history)
         else html.Div("no valuations yet", className="empty"),
         html.Div("Holdings", className="subhead"),
-        _markdown_table(["symbol", "shares"], [[s, f"{n:,}"] for s, n in holdings])
+        _markdown_table(
+            ["symbol", "shares"],
+            [[h.symbol + (" (no price: at cost)" if h.missing else ""), f"{h.shares:,}"] for h in holdings],
+        )
         if holdings
         else html.Div("all cash", className="empty"),
-        html.Div(f"Transactions ({report['trade_count']:,})", className="subhead"),
+        html.Div(f"Transactions ({account.trade_count:,})", className="subhead"),
         _markdown_table(
             ["time (UTC)", "side", "qty", "symbol", "price"],
             [
-                [
-                    _utc(t["timestamp"]),
-                    t["side"],
-                    f"{t['quantity']:,}",
-                    t["symbol"],
-                    money(t["price"]),
-                ]
+                [_utc(t.created_at), t.side, f"{t.quantity:,}", t.symbol, money(float(t.price))]
                 for t in recent
             ],
         )

@@ -32,7 +32,7 @@ pytestmark = [
 @pytest.fixture
 def served(reader, database_url):
     settings = Settings(_env_file=None, database_url=database_url)
-    app = create_app(reader, SimulatedMarket(), settings, prefect_ui="http://127.0.0.1:4200")
+    app = create_app(reader, SimulatedMarket.name, settings, prefect_ui="http://127.0.0.1:4200")
     server = DashboardServer(app, "127.0.0.1", 0).start()
     yield server
     server.stop()
@@ -84,7 +84,7 @@ def test_page_shows_every_trader_with_value_chart_log_and_leaderboard(
     from selenium.webdriver.common.by import By
 
     browser.get(served.url)
-    reports = {r["name"]: r for r in account_reports(traded_floor, SimulatedMarket())}
+    reports = {r["name"]: r for r in account_reports(traded_floor, SimulatedMarket.name)}
 
     def values():
         shown = {}

@@ -52,7 +52,7 @@ def with_class(components, name: str) -> list:
 
 @pytest.fixture
 def callbacks(reader):
-    return DashboardCallbacks(reader, SimulatedMarket(), prefect_ui=PREFECT_UI)
+    return DashboardCallbacks(reader, SimulatedMarket.name, prefect_ui=PREFECT_UI)
 
 
 def body_ids():
@@ -65,7 +65,7 @@ def log_ids():
 
 def test_trader_panels_show_the_values_floor_report_prints(callbacks, traded_floor):
     bodies, *_ = callbacks.refresh_portfolios(1, 0, body_ids())
-    reports = {r["name"]: r for r in account_reports(traded_floor, SimulatedMarket())}  # floor report --json
+    reports = {r["name"]: r for r in account_reports(traded_floor, "simulated")}  # floor report --json
     for name, body in zip(TRADERS, bodies, strict=True):
         nodes = [n for part in body for n in walk(part)]
         (value,) = with_class(nodes, "value")
@@ -123,7 +123,7 @@ def test_cycles_link_to_their_prefect_flow_runs(callbacks):
         f"{PREFECT_UI}/runs/flow-run/0b6f6c1e-3333-4a3b-9c1d-000000000003",
         f"{PREFECT_UI}/runs/flow-run/0b6f6c1e-1111-4a3b-9c1d-000000000001",
     ]
-    unlinked = DashboardCallbacks(callbacks.engine, callbacks.market, prefect_ui=None)
+    unlinked = DashboardCallbacks(callbacks.engine, callbacks.source, prefect_ui=None)
     *_, cycles, _ = unlinked.refresh_portfolios(1, 0, body_ids())
     assert not [n for n in walk(cycles) if type(n).__name__ == "A"]
 
@@ -220,7 +220,7 @@ def test_basic_auth_guards_every_route_when_configured(reader, database_url):
     settings = Settings(
         _env_file=None, database_url=database_url, dashboard_user="ops", dashboard_password="s3cret"
     )
-    client = create_app(reader, SimulatedMarket(), settings).server.test_client()
+    client = create_app(reader, SimulatedMarket.name, settings).server.test_client()
     assert client.get("/").status_code == 401
     assert client.get("/_dash-layout").status_code == 401
     assert (
@@ -228,11 +228,11 @@ def test_basic_auth_guards_every_route_when_configured(reader, database_url):
     )  # ops:s3cret
     half = Settings(_env_file=None, database_url=database_url, dashboard_user="ops")
     with pytest.raises(ConfigurationError, match="DASHBOARD_PASSWORD"):
-        create_app(reader, SimulatedMarket(), half)
+        create_app(reader, SimulatedMarket.name, half)
 
 
 def test_open_app_serves_the_page_without_auth_and_not_in_debug_mode(reader, database_url):
-    app = create_app(reader, SimulatedMarket(), Settings(_env_file=None, database_url=database_url))
+    app = create_app(reader, SimulatedMarket.name, Settings(_env_file=None, database_url=database_url))
     client = app.server.test_client()
     assert client.get("/").status_code == 200
     layout = client.get("/_dash-layout").get_json()
@@ -244,7 +244,7 @@ def test_a_floor_with_no_cycles_yet_renders_empty_panels(floor):
     reader = read_only_engine(floor.url.render_as_string(hide_password=False))
     try:
         bodies, board, comparison, cycles, _ = DashboardCallbacks(
-            reader, SimulatedMarket()
+            reader, SimulatedMarket.name
         ).refresh_portfolios(None, 0, body_ids())
     finally:
         reader.dispose()

@@ -53,7 +53,7 @@ def guarded(reader, database_url):
         dashboard_user=USER,
         dashboard_password=PASSWORD,
     )
-    return create_app(reader, SimulatedMarket(), settings).server.test_client()
+    return create_app(reader, SimulatedMarket.name, settings).server.test_client()
 
 
 def requests_to_every_route():
