@@ -15,8 +15,11 @@ from floor import metrics
 from floor.cycles import CycleStatus, Usage, usage_by_trader
 from floor.money import INITIAL_CASH
 from floor.portfolio import AccountView, read_accounts
+from floor.risk_book import RiskState, risk_states
 from floor.schema import accounts, activity_logs, cycles
 from floor.value_history import BENCHMARK_SYMBOL, EMPTY_HISTORY, ValueHistory, ValueHistoryCache
+
+MARKED_TRADES = 100  # the newest trades of each trader the value charts mark
 
 
 @dataclass(frozen=True)
@@ -35,6 +38,8 @@ class Standing:
     trades: int
     tokens: int | None
     cost: float | None
+    points: int = 0  # values the ratios are computed over (the start and each snapshot)
+    annualised: bool = False  # Sharpe and Sortino scaled to a year (a day or more of history)
 
 
 @dataclass(frozen=True)
@@ -46,6 +51,7 @@ class FloorView:
     histories: dict[str, ValueHistory]
     benchmark: ValueHistory
     standings: list[Standing] = field(default_factory=list)
+    risk: dict[str, RiskState] = field(default_factory=dict)
 
 
 def _standing(label: str, trader: str | None, value: float, start: float, history: ValueHistory) -> dict:
@@ -63,6 +69,8 @@ def _standing(label: str, trader: str | None, value: float, start: float, histor
         "sharpe": metrics.sharpe_ratio(returns, per_year),
         "sortino": metrics.sortino_ratio(returns, per_year),
         "max_drawdown_pct": metrics.max_drawdown(series) * 100,
+        "points": int(series.size),
+        "annualised": per_year is not None,
     }
 
 
@@ -72,7 +80,7 @@ def floor_view(engine: Engine, source: str, history: ValueHistoryCache | None = 
     ``source`` is the configured market's name: holdings are valued at its newest cached prices.
     Pass the same ``history`` cache on every call to read only the snapshots added since.
     """
-    views = read_accounts(engine, source)
+    views = read_accounts(engine, source, recent=MARKED_TRADES)
     histories, benchmark = (history or ValueHistoryCache()).read(engine)
     usage = usage_by_trader(engine)
     standings = []
@@ -97,7 +105,7 @@ def floor_view(engine: Engine, source: str, history: ValueHistoryCache | None = 
         row = _standing(f"{BENCHMARK_SYMBOL} buy & hold", None, float(benchmark.values[-1]), start, benchmark)
         standings.append(Standing(**row, win_rate_pct=None, trades=1, tokens=None, cost=None))
     standings.sort(key=lambda s: (s.return_pct is None, -(s.return_pct or 0.0)))
-    return FloorView(datetime.now(UTC), views, histories, benchmark, standings)
+    return FloorView(datetime.now(UTC), views, histories, benchmark, standings, risk_states(engine))
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, update
 
 from floor.activity import write_log
 from floor.cycles import TurnOutcome, add_turn_usage, finish_cycle, finish_turn, start_cycle, start_turn
@@ -22,6 +22,7 @@ from floor.market import Quote
 from floor.market.simulated import SimulatedMarket
 from floor.portfolio import AccountView, read_accounts
 from floor.price_cache import PriceBook, store_quotes
+from floor.schema import transactions
 from floor.valuation import record_snapshots
 
 MARKET = SimulatedMarket.name  # the cycles' prices are cached as the configured market's
@@ -44,6 +45,10 @@ def value_cycle(
     )
     if trade is not None:
         trade(PriceBook(engine, SimulatedMarket(), cycle_id), cycle_id)
+        with engine.begin() as conn:  # the trades happened at the cycle's time, as they would live
+            conn.execute(
+                update(transactions).where(transactions.c.cycle_id == cycle_id).values(created_at=at)
+            )
     record_snapshots(engine, read_accounts(engine, MARKET, cycle_id), cycle_id=cycle_id, taken_at=at)
     finish_cycle(engine, cycle_id, "completed")
     return cycle_id

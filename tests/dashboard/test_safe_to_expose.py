@@ -204,6 +204,7 @@ def refresh_request(names: list[str]) -> dict:
         "inputs": [
             {"id": "portfolio-refresh", "property": "n_intervals", "value": 1},
             {"id": "refresh", "property": "n_clicks", "value": 0},
+            {"id": "range", "property": "value", "value": "all"},
         ],
         "changedPropIds": ["portfolio-refresh.n_intervals"],
         "state": [[{"id": i, "property": "id", "value": i} for i in ids]],
