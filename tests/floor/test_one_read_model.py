@@ -17,6 +17,7 @@ import pytest
 from mcp.shared.memory import create_connected_server_and_client_session
 from sqlalchemy import select
 
+from dashboard.trader_screen import money
 from floor.cycles import finish_cycle, start_cycle
 from floor.ledger import buy, sell
 from floor.market import Quote
@@ -148,6 +149,26 @@ def dashboard_layout(settings: Settings) -> list[dict]:
     return found
 
 
+def dashboard_positions(body: dict) -> dict[str, str]:
+    """Symbol -> market value as a trader's positions table shows it (its fifth cell)."""
+    found = {}
+
+    def walk(node):
+        if isinstance(node, dict):
+            props = node.get("props", {})
+            if node.get("type") == "Tr" and "data-symbol" in props:
+                cells = [c["props"]["children"] for c in props["children"]]
+                found[props["data-symbol"]] = cells[4]
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(body)
+    return found
+
+
 def cents(value) -> Decimal:
     return Decimal(str(value)).quantize(Decimal("0.01"))
 
@@ -179,6 +200,9 @@ def test_every_reader_shows_the_same_figures_and_flags_and_none_asks_the_market(
             }, name
         body = json.dumps(shown_values[name])
         assert f'"data-value": {float(snapshot.portfolio_value)}' in body, name
+        assert dashboard_positions(shown_values[name]) == {
+            p["symbol"]: money(Decimal(p["value"])) for p in snapshot.positions
+        }, name
 
     # Cathie's COIN has had no price from this market: counted at cost and flagged everywhere.
     (coin,) = [p for p in stored["Cathie"].positions if p["symbol"] == "COIN"]
