@@ -137,19 +137,12 @@ def read_accounts(
         recent: How many of the newest transactions each view carries; None for all of them.
     """
     with engine.connect() as conn:
-        return read_accounts_on(conn, source, cycle_id, traders=traders, recent=recent)
+        return _read_accounts(conn, source, cycle_id, traders, recent)
 
 
-def read_accounts_on(
-    conn: Connection,
-    source: str,
-    cycle_id: int | None = None,
-    *,
-    traders: Iterable[str] | None = None,
-    recent: int | None = RECENT_TRANSACTIONS,
+def _read_accounts(
+    conn: Connection, source: str, cycle_id: int | None, traders: Iterable[str] | None, recent: int | None
 ) -> list[AccountView]:
-    """:func:`read_accounts` on a connection the caller holds (one snapshot of the floor in a
-    repeatable-read transaction, if the caller opened one)."""
     query = select(accounts).order_by(accounts.c.id)
     if traders is not None:
         query = query.where(accounts.c.name.in_(list(traders)))

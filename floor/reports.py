@@ -7,6 +7,7 @@ from datetime import datetime
 
 from sqlalchemy import Engine
 
+from floor.accounts import list_accounts
 from floor.cycles import Usage, recent_turns, start_of_day, usage_by_trader
 from floor.market.calendar import NEW_YORK
 from floor.money import MINUS, format_money
@@ -30,9 +31,10 @@ def account_reports(
     transaction is included. ``policies`` (trader name -> risk policy) adds each trader's limits to
     its ``risk`` entry; a drawdown halt and the limits that fired recently are shown either way.
     """
-    views = read_accounts(engine, source, recent=None)
+    traders = None
     if name is not None:
-        views = [v for v in views if v.trader.lower() == name.lower()]
+        traders = [a.name for a in list_accounts(engine) if a.name.lower() == name.lower()]
+    views = read_accounts(engine, source, traders=traders, recent=None)
     usage_all, usage_today = usage_by_trader(engine), usage_by_trader(engine, since=start_of_day())
     reports = []
     for view in views:

@@ -95,3 +95,30 @@ def test_a_holding_the_cycle_did_not_price_is_valued_at_cost_flagged_and_passes_
     prices = [{"symbol": "AAPL", "price": D("100.1234"), "as_of": at}]
     report = check_cycle_data(prices, position_rows(floor), list(rows.values()))
     assert report.success, report.failure_summary()
+
+
+def test_floor_report_shows_positions_and_flags_a_holding_without_a_price(floor):
+    from floor.reports import account_reports, format_report
+
+    trade_three_cycles(floor)
+    buy(floor, "Ray", "KO", 3, "staples", SetPrices({"KO": "60"}), idempotency_key="r1")
+    warren, ray = (r for r in account_reports(floor, MARKET) if r["name"] in ("Warren", "Ray"))
+    assert warren["positions"][0] == {
+        "symbol": "AAPL",
+        "shares": 5,
+        "average_cost": 100.2,
+        "price": 99.0,
+        "price_source": "cached",
+        "market_value": 495.0,
+        "unrealised": -6.0,
+        "unrealised_pct": -1.2,
+        "weight_pct": 4.93,
+    }
+    assert [t["realised"] for t in warren["transactions"]] == [None, 47.9]
+    text = format_report(warren)
+    assert "AAPL        5 @ $100.20, now $99.00, value $495.00, P&L −$6.00 (−1.20%), 4.93% of value" in text
+    assert "sell     5 AAPL   @ $109.78 = $548.90, realised +$47.90" in text
+    assert ray["unpriced"] == ["KO"] and ray["positions"][0]["price"] is None
+    text = format_report(ray)
+    assert "NO PRICE (valued at cost)" in text and "no cached price for KO: counted at cost" in text
+    assert [r["name"] for r in account_reports(floor, MARKET, "ray")] == ["Ray"]
