@@ -175,7 +175,7 @@ def measure(n: int, repeat: int, workdir: Path, browser: bool = False) -> dict:
     seeded = time.perf_counter() - began
     settings = Settings(_env_file=None, database_url=url)
     reader = read_only_engine(url)
-    app = create_app(reader, SimulatedMarket(), settings)
+    app = create_app(reader, SimulatedMarket.name, settings)
     server = DashboardServer(app, "127.0.0.1", 0).start()
     client = Browserless(server.url)
     try:

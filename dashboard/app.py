@@ -23,7 +23,6 @@ from dashboard.access import BasicAuthGate
 from dashboard.callbacks import DashboardCallbacks
 from dashboard.layout import page
 from floor.errors import ConfigurationError
-from floor.market import MarketData
 from floor.settings import Settings
 
 ASSETS = Path(__file__).parent / "assets"
@@ -85,13 +84,16 @@ def prefect_ui_url(settings: Settings) -> str | None:
 
 def create_app(
     engine: Engine,
-    market: MarketData,
+    source: str,
     settings: Settings,
     *,
     prefect_ui: str | None = None,
     warm_up: bool = False,
 ) -> Dash:
     """The dashboard app over ``engine`` (give it a read-only one), with basic auth if configured.
+
+    ``source`` is the configured market's name: holdings are valued at its newest cached prices,
+    and the dashboard never asks a market for anything.
 
     Basic auth wraps the whole server, so credentials are checked before any route runs or any
     body is read; bodies above ``DASHBOARD_MAX_REQUEST_BYTES`` get 413. With ``warm_up`` the
@@ -108,7 +110,7 @@ def create_app(
         serve_locally=True,
     )
     app.server.config["MAX_CONTENT_LENGTH"] = settings.dashboard_max_request_bytes
-    callbacks = DashboardCallbacks(engine, market, prefect_ui=prefect_ui)
+    callbacks = DashboardCallbacks(engine, source, prefect_ui=prefect_ui)
     app.layout = lambda: page(
         engine,
         log_poll_ms=settings.dashboard_log_poll_ms,
@@ -170,10 +172,10 @@ class DashboardServer:
 def build_dashboard(settings: Settings, *, prefect_ui: str | None = None) -> Dash:
     """The app for a configured floor: migrate with the normal engine once, then read only."""
     from floor.database import connect
-    from floor.market.factory import build_market
+    from floor.market.factory import market_source
 
     writer = connect(settings)  # starts the embedded Postgres if needed and brings the schema up
     url = writer.url.render_as_string(hide_password=False)
     writer.dispose()
     ui = prefect_ui or prefect_ui_url(settings)
-    return create_app(read_only_engine(url), build_market(settings), settings, prefect_ui=ui, warm_up=True)
+    return create_app(read_only_engine(url), market_source(settings), settings, prefect_ui=ui, warm_up=True)

@@ -1,24 +1,30 @@
 """The page: a top bar, the leaderboard and comparison chart, one column per trader, recent cycles.
 
 Built on every page load from the accounts on the floor (traders are data), with each column's
-newest log lines and (when given the refresh) the portfolio panels already in place.
+newest activity (the feed of :mod:`floor.activity_feed`) and (when given the refresh) the
+trader screens already in place.
 """
 
 from __future__ import annotations
 
+import time
+import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 from dash import dcc, html
 from sqlalchemy import Engine
 
 from dashboard import log_feed
+from dashboard.trader_screen import DEFAULT_RANGE, RANGES
 from floor.accounts import list_accounts
+from floor.activity_feed import FeedLine, feed_by_trader
 from floor.portfolio_views import recent_log_lines
 
 INITIAL_LOG_LINES = 30
 
 
-def trader_column(name: str, lastname: str, model: str, lines: list, body: list) -> html.Div:
+def trader_column(name: str, lastname: str, model: str, lines: list[FeedLine], body: list) -> html.Div:
     return html.Div(
         [
             html.H3(f"{name} {lastname}"),
@@ -26,7 +32,7 @@ def trader_column(name: str, lastname: str, model: str, lines: list, body: list)
             html.Div(body, id={"type": "trader-body", "trader": name}, className="trader-body"),
             html.Div("Activity", className="subhead"),
             html.Div(
-                [log_feed.log_line(line) for line in reversed(lines)],
+                [log_feed.feed_line(line) for line in reversed(lines)],
                 id={"type": "log", "trader": name},
                 className="log",
             ),
@@ -44,6 +50,7 @@ def page(
     refresh_seconds: int,
     prefect_ui: str | None,
     panels: Callable[[list[dict]], tuple] | None = None,
+    clock: Callable[[], float] = time.time,
 ) -> html.Div:
     """The whole page; with ``panels`` (the portfolio refresh) the panels come filled in, so a
     visitor sees values without waiting for a first callback round trip."""
@@ -53,12 +60,16 @@ def page(
         bodies, board, comparison, cycles, as_of = panels(body_ids)
     else:
         bodies, board, comparison, cycles, as_of = [[] for _ in accounts], None, {}, None, None
-    lines = recent_log_lines(engine, INITIAL_LOG_LINES)
-    by_trader: dict[str, list] = {a.name: [] for a in accounts}
-    for line in lines:
-        by_trader.setdefault(line.trader, []).append(line)
-    cursor = log_feed.new_cursor(max((line.id for line in lines), default=0))
-    cursor["counts"] = {name: len(found) for name, found in by_trader.items()}
+    entries = recent_log_lines(engine, INITIAL_LOG_LINES)
+    now = clock()
+    feeds = feed_by_trader(entries, hold_since=datetime.fromtimestamp(now - log_feed.HOLD_SECONDS, UTC))
+    held = sorted({i for f in feeds.values() for i in f.held})
+    shown = [e.id for e in entries if e.id not in set(held)]
+    cursor = log_feed.new_cursor(max(shown, default=0), uuid.uuid4().hex)
+    # An effect held back for its step is asked for again by the first polls.
+    cursor["gaps"] = {str(i): now for i in held if i < cursor["last"]}
+    by_trader = {a.name: (feeds[a.name].lines if a.name in feeds else []) for a in accounts}
+    cursor["counts"] = {name: min(len(found), log_feed.MAX_LINES) for name, found in by_trader.items()}
     links = [html.A("Prefect UI", href=prefect_ui, target="_blank")] if prefect_ui else []
     return html.Div(
         [
@@ -67,6 +78,13 @@ def page(
                     html.H1("Trading Floor"),
                     html.Span(as_of, id="as-of", className="as-of"),
                     html.Button("Refresh", id="refresh", className="refresh", n_clicks=0),
+                    dcc.RadioItems(
+                        id="range",
+                        options=[{"label": r, "value": r} for r in RANGES],
+                        value=DEFAULT_RANGE,
+                        inline=True,
+                        className="range",
+                    ),
                     *links,
                 ],
                 className="topbar",
@@ -75,13 +93,13 @@ def page(
                 [
                     html.H2("Leaderboard"),
                     html.Div(board, id="leaderboard"),
-                    dcc.Graph(id="comparison", figure=comparison),
+                    dcc.Graph(id="comparison", figure=comparison, config={"responsive": True}),
                 ],
                 className="section",
             ),
             html.Div(
                 [
-                    trader_column(a.name, a.lastname, a.model, by_trader.get(a.name, []), body)
+                    trader_column(a.name, a.lastname, a.model, by_trader[a.name][-log_feed.MAX_LINES :], body)
                     for a, body in zip(accounts, bodies, strict=True)
                 ]
                 or [html.Div("No traders yet: run `floor reset`.", className="empty")],

@@ -1,34 +1,24 @@
-"""The pieces of the page built from floor views: trader summaries, charts and tables."""
+"""The pieces of the page built from floor views: the leaderboard, the comparison chart, recent cycles.
+
+A trader's own screen is :mod:`dashboard.trader_screen`.
+"""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC
 
 import numpy as np
-from dash import dcc, html
+from dash import html
 
+from dashboard.trader_screen import chart_layout, in_range, money, tone
 from floor.metrics import downsample
 from floor.portfolio_views import CycleRow, Standing
 from floor.value_history import ValueHistory
 
-TRADER_CHART_POINTS = 300
 COMPARISON_CHART_POINTS = 400
 COMPARISON_CHART_BUDGET = 6_000  # points over every line of the comparison chart
 PALETTE = ["#58a6ff", "#3fb950", "#e3b341", "#f85149", "#39c5cf", "#db61a2", "#a5d6ff", "#7ee787"]
 BENCHMARK_COLOUR = "#d2a8ff"
-
-
-def money(value: float) -> str:
-    return f"${value:,.2f}"
-
-
-def signed_money(value: float) -> str:
-    return f"{'+' if value >= 0 else '-'}${abs(value):,.2f}"
-
-
-def tone(value: float) -> str:
-    """The CSS class of a gain, a loss, or neither."""
-    return "gain" if value > 0.005 else "loss" if value < -0.005 else "flat"
 
 
 def _percent(value: float | None, digits: int = 2) -> str:
@@ -51,29 +41,12 @@ def _trace(history: ValueHistory, points: int, **style) -> dict:
     }
 
 
-def _layout(height: int, *, legend: bool) -> dict:
-    return {
-        "height": height,
-        "margin": {"l": 48, "r": 8, "t": 8, "b": 28},
-        "paper_bgcolor": "rgba(0,0,0,0)",
-        "plot_bgcolor": "rgba(0,0,0,0)",
-        "font": {"color": "#c9d1d9", "size": 11},
-        "xaxis": {"type": "date", "gridcolor": "#2a3038"},
-        "yaxis": {"gridcolor": "#2a3038", "tickprefix": "$", "tickformat": ",.2~f"},
-        "showlegend": legend,
-        "legend": {"orientation": "h", "y": -0.15},
-        "hovermode": "x unified",
-    }
-
-
-def value_figure(history: ValueHistory, colour: str) -> dict:
-    """One trader's value over time, downsampled for the chart (a plain Plotly figure dict)."""
-    trace = _trace(history, TRADER_CHART_POINTS, line={"color": colour, "width": 2}, hoverinfo="x+y")
-    return {"data": [trace], "layout": _layout(180, legend=False)}
-
-
-def comparison_figure(histories: dict[str, ValueHistory], benchmark: ValueHistory, labels: dict) -> dict:
-    """Every trader's value and the benchmark's on one chart."""
+def comparison_figure(
+    histories: dict[str, ValueHistory], benchmark: ValueHistory, labels: dict, start: float | None = None
+) -> dict:
+    """Every trader's value and the benchmark's on one chart (from ``start``, epoch seconds, if given)."""
+    histories = {name: in_range(h, start) for name, h in histories.items()}
+    benchmark = in_range(benchmark, start)
     shown = [(i, name, h) for i, (name, h) in enumerate(histories.items()) if len(h)]
     # Keep the whole chart to a few thousand points however many traders there are.
     points = max(60, min(COMPARISON_CHART_POINTS, COMPARISON_CHART_BUDGET // (len(shown) + 1)))
@@ -92,89 +65,66 @@ def comparison_figure(histories: dict[str, ValueHistory], benchmark: ValueHistor
                 line={"color": BENCHMARK_COLOUR, "width": 2, "dash": "dash"},
             )
         )
-    return {"data": data, "layout": _layout(320, legend=True)}
+    layout = chart_layout(320, legend=True)
+    layout["hovermode"] = "x unified"
+    return {"data": data, "layout": layout}
 
 
-def _table(header: list[str], rows: list[list], row_classes: list[str] | None = None) -> html.Table:
+def _table(
+    header: list[str],
+    rows: list[list],
+    row_classes: list[str] | None = None,
+    column_classes: list[str] | None = None,
+) -> html.Div:
+    """A table in a box that scrolls sideways by itself, so the page never does."""
     classes = row_classes or [""] * len(rows)
-    return html.Table(
-        [
-            html.Thead(html.Tr([html.Th(h) for h in header])),
-            html.Tbody(
-                [
-                    html.Tr([html.Td(c) for c in row], className=cls)
-                    for row, cls in zip(rows, classes, strict=True)
-                ]
-            ),
-        ],
-        className="grid",
+    columns = column_classes or [""] * len(header)
+    return html.Div(
+        html.Table(
+            [
+                html.Thead(
+                    html.Tr([html.Th(h, className=c or None) for h, c in zip(header, columns, strict=True)])
+                ),
+                html.Tbody(
+                    [
+                        html.Tr(
+                            [html.Td(v, className=c or None) for v, c in zip(row, columns, strict=True)],
+                            className=cls,
+                        )
+                        for row, cls in zip(rows, classes, strict=True)
+                    ]
+                ),
+            ],
+            className="grid",
+        ),
+        className="table-wrap",
     )
 
 
-def _markdown_table(header: list[str], rows: list[list[str]]) -> dcc.Markdown:
-    """A table as one Markdown component: far lighter to build and send than a component per cell."""
-    lines = ["| " + " | ".join(header) + " |", "|:--" + "|--:" * (len(header) - 1) + "|"]
-    lines += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in rows]
-    return dcc.Markdown("\n".join(lines), className="grid")
+def ratio_basis(s: Standing) -> str:
+    """What the Sharpe and Sortino of a row are computed over, and whether they are annualised."""
+    if s.points < 3:
+        return f"{s.points} points: too few"
+    return f"{s.points} points, annualised" if s.annualised else f"{s.points} points, per period (< 1 day)"
 
 
-def _utc(timestamp: str) -> str:
-    return datetime.fromisoformat(timestamp).astimezone(UTC).strftime("%m-%d %H:%M")
+LEADERBOARD_COLUMNS = [
+    ("#", ""),
+    ("trader", ""),
+    ("value", ""),
+    ("return", ""),
+    ("Sharpe", ""),
+    ("Sortino", "optional"),
+    ("ratios over", "basis"),
+    ("max drawdown", ""),
+    ("win rate", "optional"),
+    ("trades", ""),
+    ("tokens", "optional"),
+    ("cost", "optional"),
+]
 
 
-def trader_body(report: dict, history: ValueHistory, colour: str) -> list:
-    """Value and P&L, chart, holdings and recent transactions of one trader (from its report)."""
-    pnl = report["profit_loss"]
-    invested = report["portfolio_value"] - pnl
-    pct = pnl / invested * 100 if invested else 0.0
-    holdings = sorted(report["holdings"].items())
-    recent = list(reversed(report["transactions"]))
-    return [
-        html.Div(
-            money(report["portfolio_value"]), className="value", **{"data-value": report["portfolio_value"]}
-        ),
-        html.Div(f"{signed_money(pnl)} ({pct:+.2f}%)", className=f"pnl {tone(pnl)}"),
-        html.Div(f"cash {money(report['cash'])}", className="cash"),
-        dcc.Graph(figure=value_figure(history, colour), config={"displayModeBar": False})
-        if len(history)
-        else html.Div("no valuations yet", className="empty"),
-        html.Div("Holdings", className="subhead"),
-        _markdown_table(["symbol", "shares"], [[s, f"{n:,}"] for s, n in holdings])
-        if holdings
-        else html.Div("all cash", className="empty"),
-        html.Div(f"Transactions ({report['trade_count']:,})", className="subhead"),
-        _markdown_table(
-            ["time (UTC)", "side", "qty", "symbol", "price"],
-            [
-                [
-                    _utc(t["timestamp"]),
-                    t["side"],
-                    f"{t['quantity']:,}",
-                    t["symbol"],
-                    money(t["price"]),
-                ]
-                for t in recent
-            ],
-        )
-        if recent
-        else html.Div("no trades yet", className="empty"),
-    ]
-
-
-def leaderboard_table(standings: list[Standing]) -> html.Table:
-    header = [
-        "#",
-        "trader",
-        "value",
-        "return",
-        "Sharpe",
-        "Sortino",
-        "max DD",
-        "win rate",
-        "trades",
-        "tokens",
-        "cost",
-    ]
+def leaderboard_table(standings: list[Standing]) -> html.Div:
     rows, classes, rank = [], [], 0
     for s in standings:
         if s.trader is not None:
@@ -187,6 +137,7 @@ def leaderboard_table(standings: list[Standing]) -> html.Table:
                 html.Span(_percent(s.return_pct), className=tone(s.return_pct or 0.0)),
                 _ratio(s.sharpe),
                 _ratio(s.sortino),
+                ratio_basis(s),
                 f"{s.max_drawdown_pct:.2f}%",
                 "–" if s.win_rate_pct is None else f"{s.win_rate_pct:.0f}%",
                 f"{s.trades:,}" if s.trader is not None else "",
@@ -195,7 +146,8 @@ def leaderboard_table(standings: list[Standing]) -> html.Table:
             ]
         )
         classes.append("trader-row" if s.trader is not None else "benchmark")
-    return _table(header, rows, classes)
+    header = [h for h, _ in LEADERBOARD_COLUMNS]
+    return _table(header, rows, classes, [c for _, c in LEADERBOARD_COLUMNS])
 
 
 def flow_run_url(prefect_ui: str | None, flow_run_id: str | None) -> str | None:
@@ -204,13 +156,18 @@ def flow_run_url(prefect_ui: str | None, flow_run_id: str | None) -> str | None:
     return f"{prefect_ui.rstrip('/')}/runs/flow-run/{flow_run_id}"
 
 
-def cycles_table(cycles: list[CycleRow], prefect_ui: str | None) -> html.Table | html.Div:
+def cycles_table(cycles: list[CycleRow], prefect_ui: str | None) -> html.Div:
+    """Recent cycles; each number links to its flow run when a Prefect UI is known, else plain."""
     if not cycles:
         return html.Div("no cycles yet", className="empty")
     rows = []
     for c in cycles:
         url = flow_run_url(prefect_ui, c.flow_run_id)
-        run = html.A("flow run", href=url, target="_blank") if url else (c.flow_run_id or "–")
+        number = (
+            html.A(str(c.id), href=url, target="_blank", title="this cycle's flow run in Prefect")
+            if url
+            else str(c.id)
+        )
         if c.status == "crashed":
             took = "–"  # found dead later: how long it ran is not known
         elif c.finished_at:
@@ -219,12 +176,11 @@ def cycles_table(cycles: list[CycleRow], prefect_ui: str | None) -> html.Table |
             took = "…"
         rows.append(
             [
-                str(c.id),
+                number,
                 c.started_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M"),
                 c.status + (" (forced)" if c.forced else ""),
                 took,
-                run,
                 c.note or "",
             ]
         )
-    return _table(["cycle", "started (UTC)", "status", "took", "Prefect", "note"], rows)
+    return _table(["cycle", "started (UTC)", "status", "took", "note"], rows)

@@ -106,7 +106,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from floor.market.factory import build_market
+    from floor.market.factory import market_source
     from floor.reports import account_reports, format_report
     from floor.risk import policy_for
 
@@ -116,7 +116,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
         args.name = find_trader(traders, args.name).name
     policies = {t.name: policy_for(t, settings) for t in traders}
-    reports = account_reports(engine, build_market(settings), args.name, policies=policies)
+    reports = account_reports(engine, market_source(settings), args.name, policies=policies)
     if args.json:
         print(json.dumps(reports, indent=2))
     else:

@@ -4,25 +4,26 @@ from __future__ import annotations
 
 from floor.cycles import TurnOutcome
 from floor.money import cents
-from floor.valuation import Valuation
+from floor.portfolio import AccountView
 
 
-def leaderboard_rows(valuations: list[Valuation], outcomes: dict[str, TurnOutcome]) -> list[dict]:
+def leaderboard_rows(views: list[AccountView], outcomes: dict[str, TurnOutcome]) -> list[dict]:
     """Rows for a table: rank, trader, value, P&L, return, cash, positions, and the turn's result."""
-    ranked = sorted(valuations, key=lambda v: v.portfolio_value, reverse=True)
+    ranked = sorted(views, key=lambda v: v.value, reverse=True)
     rows = []
     for rank, v in enumerate(ranked, start=1):
-        invested = v.portfolio_value - v.profit_loss
+        invested = v.initial_cash
         outcome = outcomes.get(v.trader)
         rows.append(
             {
                 "rank": rank,
                 "trader": v.trader,
-                "portfolio_value": float(v.portfolio_value),
+                "portfolio_value": float(v.value),
                 "profit_loss": float(v.profit_loss),
                 "return_pct": float(cents(v.profit_loss * 100 / invested)) if invested else 0.0,
                 "cash": float(v.cash),
-                "positions": len(v.positions),
+                "positions": len(v.holdings),
+                "unpriced": ", ".join(v.unpriced),
                 "turn": outcome.status if outcome else "not run",
                 "steps": outcome.steps if outcome else 0,
                 "tokens": (outcome.input_tokens + outcome.output_tokens) if outcome else 0,

@@ -1,5 +1,6 @@
-"""What the dashboard shows, read from the floor: value histories, the benchmark, the leaderboard,
-recent cycles and log lines. Reads only; values are those ``floor report`` prints.
+"""What the dashboard shows, read from the floor: accounts (the read model, :mod:`floor.portfolio`),
+value histories, the benchmark, the leaderboard, recent cycles and log lines. Reads only; values
+are those ``floor report`` prints.
 """
 
 from __future__ import annotations
@@ -12,11 +13,13 @@ from sqlalchemy import Engine, func, select, true
 
 from floor import metrics
 from floor.cycles import CycleStatus, Usage, usage_by_trader
-from floor.market import MarketData
 from floor.money import INITIAL_CASH
-from floor.portfolio_summaries import account_summaries
+from floor.portfolio import AccountView, read_accounts
+from floor.risk_book import RiskState, risk_states
 from floor.schema import accounts, activity_logs, cycles
 from floor.value_history import BENCHMARK_SYMBOL, EMPTY_HISTORY, ValueHistory, ValueHistoryCache
+
+MARKED_TRADES = 100  # the newest trades of each trader the value charts mark
 
 
 @dataclass(frozen=True)
@@ -35,6 +38,8 @@ class Standing:
     trades: int
     tokens: int | None
     cost: float | None
+    points: int = 0  # values the ratios are computed over (the start and each snapshot)
+    annualised: bool = False  # Sharpe and Sortino scaled to a year (a day or more of history)
 
 
 @dataclass(frozen=True)
@@ -42,10 +47,11 @@ class FloorView:
     """Everything the portfolio panels show, read at one moment."""
 
     read_at: datetime
-    reports: list[dict]  # floor report's figures per account (floor.portfolio_summaries), in order
+    accounts: list[AccountView]  # in account order
     histories: dict[str, ValueHistory]
     benchmark: ValueHistory
     standings: list[Standing] = field(default_factory=list)
+    risk: dict[str, RiskState] = field(default_factory=dict)
 
 
 def _standing(label: str, trader: str | None, value: float, start: float, history: ValueHistory) -> dict:
@@ -63,31 +69,33 @@ def _standing(label: str, trader: str | None, value: float, start: float, histor
         "sharpe": metrics.sharpe_ratio(returns, per_year),
         "sortino": metrics.sortino_ratio(returns, per_year),
         "max_drawdown_pct": metrics.max_drawdown(series) * 100,
+        "points": int(series.size),
+        "annualised": per_year is not None,
     }
 
 
-def floor_view(engine: Engine, market: MarketData, history: ValueHistoryCache | None = None) -> FloorView:
-    """Reports, histories, benchmark and the leaderboard (best return first, benchmark included).
+def floor_view(engine: Engine, source: str, history: ValueHistoryCache | None = None) -> FloorView:
+    """Accounts, histories, benchmark and the leaderboard (best return first, benchmark included).
 
+    ``source`` is the configured market's name: holdings are valued at its newest cached prices.
     Pass the same ``history`` cache on every call to read only the snapshots added since.
     """
-    reports = account_summaries(engine, market)
+    views = read_accounts(engine, source, recent=MARKED_TRADES)
     histories, benchmark = (history or ValueHistoryCache()).read(engine)
     usage = usage_by_trader(engine)
     standings = []
-    for report in reports:
-        start = report["portfolio_value"] - report["profit_loss"]
-        history = histories.get(report["name"], EMPTY_HISTORY)
-        won = report["win_rate"]
-        used = usage.get(report["name"], Usage())
+    for view in views:
+        history = histories.get(view.trader, EMPTY_HISTORY)
+        won = view.win_rate
+        used = usage.get(view.trader, Usage())
         tokens = used.input_tokens + used.output_tokens
-        label = f"{report['name']} {report['lastname']}"
-        row = _standing(label, report["name"], report["portfolio_value"], start, history)
+        label = f"{view.trader} {view.lastname}"
+        row = _standing(label, view.trader, float(view.value), float(view.initial_cash), history)
         standings.append(
             Standing(
                 **row,
                 win_rate_pct=None if won.rate is None else won.rate * 100,
-                trades=report["trade_count"],
+                trades=view.trade_count,
                 tokens=tokens or None,  # offline models record none
                 cost=float(used.cost) if tokens or used.cost else None,
             )
@@ -97,7 +105,7 @@ def floor_view(engine: Engine, market: MarketData, history: ValueHistoryCache | 
         row = _standing(f"{BENCHMARK_SYMBOL} buy & hold", None, float(benchmark.values[-1]), start, benchmark)
         standings.append(Standing(**row, win_rate_pct=None, trades=1, tokens=None, cost=None))
     standings.sort(key=lambda s: (s.return_pct is None, -(s.return_pct or 0.0)))
-    return FloorView(datetime.now(UTC), reports, histories, benchmark, standings)
+    return FloorView(datetime.now(UTC), views, histories, benchmark, standings, risk_states(engine))
 
 
 @dataclass(frozen=True)

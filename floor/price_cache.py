@@ -86,6 +86,14 @@ def latest_quotes(
     For named symbols, one index probe each (a lateral ``LIMIT 1``), not a sort of every cached
     price: with a year of hourly prices that is milliseconds instead of a few hundred.
     """
+    with engine.connect() as conn:
+        return read_latest_quotes(conn, symbols, source=source)
+
+
+def read_latest_quotes(
+    conn: Connection, symbols: Iterable[str] | None = None, *, source: str | None = None
+) -> dict[str, Quote]:
+    """:func:`latest_quotes` on a connection the caller holds."""
     if symbols is None:
         query = select(prices).distinct(prices.c.symbol)  # DISTINCT ON (symbol)
         if source is not None:
@@ -105,8 +113,21 @@ def latest_quotes(
             newest = newest.where(prices.c.source == source)
         newest = newest.order_by(prices.c.fetched_at.desc(), prices.c.id.desc()).limit(1).lateral()
         query = select(newest).select_from(wanted).join(newest, true())
-    with engine.connect() as conn:
-        return {row.symbol: _quote(row) for row in conn.execute(query)}
+    return {row.symbol: _quote(row) for row in conn.execute(query)}
+
+
+def read_cycle_quotes(conn: Connection, cycle_id: int, symbols: Iterable[str]) -> dict[str, Quote]:
+    """The cycle's cached price of each of ``symbols`` (the last stored, as :func:`cycle_quotes`)."""
+    names = sorted(set(symbols))
+    if not names:
+        return {}
+    query = (
+        select(prices)
+        .distinct(prices.c.symbol)
+        .where(prices.c.cycle_id == cycle_id, prices.c.symbol.in_(names))
+        .order_by(prices.c.symbol, prices.c.id.desc())
+    )
+    return {row.symbol: _quote(row) for row in conn.execute(query)}
 
 
 def latest_batch(engine: Engine, source: str) -> list[Quote]:
@@ -270,6 +291,15 @@ class PriceBook:
         self._fresh_for = fresh_for
         self._cycle_cache: dict[str, Quote] | None = None
         self._remote = isinstance(market, RemoteMarket)
+
+    @property
+    def source(self) -> str:
+        """The name of the market it prices from (the source its cached prices carry)."""
+        return self._market.name
+
+    @property
+    def cycle_id(self) -> int | None:
+        return self._cycle_id
 
     def knows(self, symbol: str) -> bool:
         return self._market.knows(symbol)

@@ -89,7 +89,8 @@ def check_cycle_data(
         prices: ``{"symbol", "price", "as_of"}`` rows: the prices the cycle fetched.
         positions: ``{"trader", "symbol", "shares"}`` rows: every position on the floor.
         snapshots: ``{"trader", "cash", "holdings_value", "portfolio_value", "positions"}`` rows, one
-            valuation per trader; ``positions`` is a list of ``{"symbol", "shares", "price"}``.
+            valuation per trader; ``positions`` is a list of ``{"symbol", "shares", "price"}`` (a
+            ``price`` of None with the ``value`` it was counted at: no price, valued at cost).
 
     Returns:
         The report; an empty ``prices`` list fails, empty ``positions`` or ``snapshots`` pass.
@@ -201,17 +202,25 @@ def _snapshots_frame(rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
 
 
 def _valuation_errors(row: Mapping[str, Any]) -> tuple[Decimal | None, Decimal | None]:
-    """Stored minus recomputed holdings and portfolio value, exact; ``None`` when not recomputable."""
+    """Stored minus recomputed holdings and portfolio value, exact; ``None`` when not recomputable.
+
+    Recomputed by the read model's rule (:mod:`floor.portfolio`): each position is
+    ``cents(price x shares)``, or its stored ``value`` (its cost) when it had no price.
+    """
     try:
-        held = sum(
-            (to_decimal(p["price"]) * to_decimal(p["shares"]) for p in row.get("positions") or []), Decimal(0)
-        )
+        held = sum((_position_value(p) for p in row.get("positions") or []), Decimal(0))
         cash = to_decimal(row["cash"])
-        holdings_error = to_decimal(row["holdings_value"]) - cents(held)
-        value_error = to_decimal(row["portfolio_value"]) - cents(cash + held)
+        holdings_error = to_decimal(row["holdings_value"]) - held
+        value_error = to_decimal(row["portfolio_value"]) - (cash + held)
     except (KeyError, TypeError, ValueError, InvalidOperation):
         return None, None
     return holdings_error, value_error
+
+
+def _position_value(position: Mapping[str, Any]) -> Decimal:
+    if position.get("price") is None:
+        return to_decimal(position["value"])  # no price: valued at cost, as stored (KeyError if not)
+    return cents(to_decimal(position["price"]) * to_decimal(position["shares"]))
 
 
 def _to_float(value: Any) -> float | None:

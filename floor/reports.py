@@ -3,67 +3,49 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
-from decimal import Decimal
+from datetime import datetime
 
 from sqlalchemy import Engine
 
 from floor.accounts import list_accounts
 from floor.cycles import Usage, recent_turns, start_of_day, usage_by_trader
-from floor.ledger import holdings, transaction_history
-from floor.market import MarketData
 from floor.market.calendar import NEW_YORK
-from floor.money import format_money
-from floor.price_cache import latest_quotes, price_map
+from floor.money import MINUS, format_money
+from floor.portfolio import account_json, read_accounts, transaction_json
 from floor.risk import RiskPolicy
 from floor.risk_book import fired_limits, halt_of
-from floor.valuation import value_positions
-
-
-def current_prices(engine: Engine, market: MarketData, symbols: set[str]) -> dict[str, Decimal]:
-    """The newest cached price of each symbol; the market's price now for any never cached."""
-    found = price_map(latest_quotes(engine, symbols))
-    missing = symbols - found.keys()
-    if missing:
-        found.update(price_map(market.quotes(sorted(missing), datetime.now(UTC))))
-    return found
 
 
 def account_reports(
     engine: Engine,
-    market: MarketData,
+    source: str,
     name: str | None = None,
     *,
     policies: Mapping[str, RiskPolicy] | None = None,
 ) -> list[dict]:
     """One report per account (or only ``name``'s), as the JSON ``floor report --json`` prints.
 
-    ``policies`` (trader name -> risk policy) adds each trader's limits to its ``risk`` entry;
-    a drawdown halt and the limits that fired recently are shown either way.
+    The figures are the read model's (:func:`floor.portfolio.read_accounts`): holdings at the
+    newest cached price of ``source`` (the configured market's name), never a market request; a
+    holding with no cached price is valued at cost and listed under ``unpriced``. Every
+    transaction is included. ``policies`` (trader name -> risk policy) adds each trader's limits to
+    its ``risk`` entry; a drawdown halt and the limits that fired recently are shown either way.
     """
-    selected = [a for a in list_accounts(engine) if name is None or a.name.lower() == name.lower()]
-    held = {a.name: {h.symbol: h.shares for h in holdings(engine, a.name)} for a in selected}
-    prices = current_prices(engine, market, {s for h in held.values() for s in h})
+    traders = None
+    if name is not None:
+        traders = [a.name for a in list_accounts(engine) if a.name.lower() == name.lower()]
+    views = read_accounts(engine, source, traders=traders, recent=None)
     usage_all, usage_today = usage_by_trader(engine), usage_by_trader(engine, since=start_of_day())
     reports = []
-    for account in selected:
-        holdings_value, _ = value_positions(account.cash, held[account.name], prices)
-        value = account.cash + holdings_value
+    for view in views:
         reports.append(
             {
-                "name": account.name,
-                "lastname": account.lastname,
-                "model": account.model,
-                "strategy": account.strategy,
-                "cash": float(account.cash),
-                "holdings": held[account.name],
-                "portfolio_value": float(value),
-                "profit_loss": float(value - account.initial_cash),
-                "usage": usage_all.get(account.name, Usage()).as_json(),
-                "usage_today": usage_today.get(account.name, Usage()).as_json(),
-                "turns": [_turn_json(t) for t in recent_turns(engine, account.name, last=RECENT_TURNS)],
-                "transactions": [transaction_json(t) for t in transaction_history(engine, account.name)],
-                "risk": _risk_json(engine, account.name, (policies or {}).get(account.name)),
+                **account_json(view),
+                "usage": usage_all.get(view.trader, Usage()).as_json(),
+                "usage_today": usage_today.get(view.trader, Usage()).as_json(),
+                "turns": [_turn_json(t) for t in recent_turns(engine, view.trader, last=RECENT_TURNS)],
+                "transactions": [transaction_json(t) for t in view.transactions],
+                "risk": _risk_json(engine, view.trader, (policies or {}).get(view.trader)),
             }
         )
     return reports
@@ -91,19 +73,6 @@ def _risk_json(engine: Engine, trader: str, policy: RiskPolicy | None) -> dict:
     }
 
 
-def transaction_json(transaction) -> dict:
-    """One transaction row as ``floor report --json`` (and the dashboard) show it."""
-    return {
-        "timestamp": transaction.created_at.isoformat(),
-        "symbol": transaction.symbol,
-        "side": transaction.side,
-        "quantity": transaction.quantity,
-        "price": float(transaction.price),
-        "total": float(transaction.total),
-        "rationale": transaction.rationale,
-    }
-
-
 def _turn_json(turn) -> dict:
     return {
         "cycle_id": turn.cycle_id,
@@ -126,14 +95,31 @@ def format_report(report: dict) -> str:
         f"  value {format_money(report['portfolio_value'])}   "
         f"P&L {format_money(report['profit_loss'], signed=True)}   cash {format_money(report['cash'])}",
     ]
-    if report["holdings"]:
-        lines.append("  holdings: " + ", ".join(f"{s} {n}" for s, n in sorted(report["holdings"].items())))
+    positions = report.get("positions") or []
+    if positions:
+        lines.append("  holdings (shares @ average cost, price, value, unrealised P&L, weight):")
     else:
         lines.append("  holdings: none")
+    for p in positions:
+        if p["price"] is None:
+            priced = "NO PRICE (valued at cost)"
+        else:
+            priced = f"now {format_money(p['price'])}"
+        pct = "" if p["unrealised_pct"] is None else f" ({p['unrealised_pct']:+.2f}%)".replace("-", MINUS)
+        weight = "" if p["weight_pct"] is None else f", {p['weight_pct']:.2f}% of value"
+        lines.append(
+            f"    {p['symbol']:6} {p['shares']:>6} @ {format_money(p['average_cost'])}, {priced}, "
+            f"value {format_money(p['market_value'])}, "
+            f"P&L {format_money(p['unrealised'], signed=True)}{pct}{weight}"
+        )
+    if report.get("unpriced"):
+        lines.append(f"  no cached price for {', '.join(report['unpriced'])}: counted at cost")
     for t in report["transactions"][-5:]:
+        realised = t.get("realised")
         lines.append(
             f"  {_new_york(t['timestamp'])} {t['side']:4} {t['quantity']:>5} {t['symbol']:6} "
-            f"@ {format_money(t['price'])}"
+            f"@ {format_money(t['price'])} = {format_money(t['total'])}"
+            + ("" if realised is None else f", realised {format_money(realised, signed=True)}")
         )
     lines.append(f"  {len(report['transactions'])} transactions in all")
     usage, today = report.get("usage"), report.get("usage_today")

@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import Connection, Engine, func, insert, select, update
+from sqlalchemy import Connection, Engine, func, insert, select, true, update
 
 from floor.accounts import Account, get_account
 from floor.risk import Book, Breach, Halt, Order, RiskPolicy, at_cost_note, check, drawdown_pct, halt_reason
@@ -228,3 +228,53 @@ def fired_limits(engine: Engine, trader: str, *, last: int = 5) -> list[FiredLim
         if match:
             fired.append(FiredLimit(row.created_at, match.group(1), match.group(2)))
     return fired
+
+
+@dataclass(frozen=True)
+class RiskState:
+    """A trader's drawdown halt in force (if any) and the limits that fired recently, oldest first."""
+
+    halt: Halt | None
+    fired: list[FiredLimit]
+
+
+RECENT_LOG_WINDOW = 1000  # log entries per trader searched for fired limits
+
+
+def risk_states(engine: Engine, *, last: int = 3, window: int = RECENT_LOG_WINDOW) -> dict[str, RiskState]:
+    """Every trader's :class:`RiskState`, in a few queries however many traders there are.
+
+    Fired limits are those among each trader's newest ``window`` log entries (the newest ``last``),
+    so a long log costs no more than a short one.
+    """
+    recent = (
+        select(activity_logs.c.id, activity_logs.c.created_at, activity_logs.c.type, activity_logs.c.message)
+        .where(activity_logs.c.account_id == accounts.c.id)
+        .order_by(activity_logs.c.id.desc())
+        .limit(window)
+        .lateral()
+    )
+    fired_query = (
+        select(accounts.c.name, recent.c.created_at, recent.c.message)
+        .select_from(accounts)
+        .join(recent, true())
+        .where(recent.c.type == "account", recent.c.message.startswith(LOG_PREFIX, autoescape=True))
+        .order_by(accounts.c.id, recent.c.id)
+    )
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(accounts.c.id, accounts.c.name, accounts.c.halted_at, accounts.c.halt_reason).order_by(
+                accounts.c.id
+            )
+        ).all()
+        halts = {
+            r.name: Halt(r.halted_at, r.halt_reason or "", _sessions_since(conn, r.id, r.halted_at))
+            for r in rows
+            if r.halted_at is not None
+        }
+        fired: dict[str, list[FiredLimit]] = {r.name: [] for r in rows}
+        for row in conn.execute(fired_query):
+            match = LOG_PATTERN.match(row.message)
+            if match:
+                fired[row.name].append(FiredLimit(row.created_at, match.group(1), match.group(2)))
+    return {name: RiskState(halts.get(name), found[-last:] if last else []) for name, found in fired.items()}

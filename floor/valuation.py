@@ -1,82 +1,50 @@
-"""What each portfolio is worth: cash + sum of shares x price, and snapshots of it per cycle."""
+"""Snapshots of what each portfolio was worth, one per trader per cycle, and their rows for checks.
+
+The figures come from the read model (:func:`floor.portfolio.read_accounts` at the cycle's prices);
+this module only stores them and reads them back.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
 from sqlalchemy import Engine, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-from floor.errors import DataQualityError
-from floor.money import cents
+from floor.portfolio import AccountView
 from floor.schema import accounts, positions, snapshots
 
 
-@dataclass(frozen=True)
-class Valuation:
-    trader: str
-    cash: Decimal
-    holdings_value: Decimal
-    portfolio_value: Decimal
-    profit_loss: Decimal
-    positions: list[dict]  # {"symbol", "shares", "price"} with the price used
-
-
-def value_positions(
-    cash: Decimal, held: dict[str, int], prices: dict[str, Decimal]
-) -> tuple[Decimal, list[dict]]:
-    """Holdings value (to the cent) and the priced positions; every held symbol needs a price."""
-    missing = sorted(symbol for symbol in held if symbol not in prices)
-    if missing:
-        raise DataQualityError(f"no price to value {', '.join(missing)}")
-    priced = [{"symbol": s, "shares": n, "price": prices[s]} for s, n in sorted(held.items())]
-    return cents(sum((p["price"] * p["shares"] for p in priced), Decimal("0"))), priced
-
-
-def value_accounts(engine: Engine, prices: dict[str, Decimal]) -> list[Valuation]:
-    """A valuation of every account at ``prices``, in account order."""
-    with engine.connect() as conn:
-        account_rows = list(conn.execute(select(accounts).order_by(accounts.c.id)))
-        held: dict[int, dict[str, int]] = {}
-        for row in conn.execute(select(positions)):
-            held.setdefault(row.account_id, {})[row.symbol] = row.shares
-    valuations = []
-    for account in account_rows:
-        holdings_value, priced = value_positions(account.cash, held.get(account.id, {}), prices)
-        value = account.cash + holdings_value
-        valuations.append(
-            Valuation(
-                trader=account.name,
-                cash=account.cash,
-                holdings_value=holdings_value,
-                portfolio_value=value,
-                profit_loss=value - account.initial_cash,
-                positions=priced,
-            )
-        )
-    return valuations
-
-
 def record_snapshots(
-    engine: Engine, valuations: list[Valuation], *, cycle_id: int | None, taken_at: datetime
+    engine: Engine, views: list[AccountView], *, cycle_id: int | None, taken_at: datetime
 ) -> None:
-    """Store one snapshot per trader; taking the same cycle's snapshot again replaces it."""
+    """Store one snapshot per trader; taking the same cycle's snapshot again replaces it.
+
+    Each position keeps the price it was valued at, or ``null`` with ``"price_source": "missing"``
+    and its cost as ``value`` when it had none.
+    """
     with engine.begin() as conn:
         ids = {row.name: row.id for row in conn.execute(select(accounts.c.id, accounts.c.name))}
-        for v in valuations:
+        for v in views:
             values = {
                 "account_id": ids[v.trader],
                 "cycle_id": cycle_id,
                 "taken_at": taken_at,
                 "cash": v.cash,
                 "holdings_value": v.holdings_value,
-                "portfolio_value": v.portfolio_value,
+                "portfolio_value": v.value,
                 "profit_loss": v.profit_loss,
                 "positions": [
-                    {"symbol": p["symbol"], "shares": p["shares"], "price": str(p["price"])}
-                    for p in v.positions
+                    {
+                        "symbol": h.symbol,
+                        "shares": h.shares,
+                        "price": None if h.price is None else str(h.price),
+                        "price_source": h.price_source,
+                        "average_cost": str(h.average_cost),
+                        "value": str(h.market_value),
+                    }
+                    for h in v.holdings
                 ],
             }
             statement = pg_insert(snapshots).values(**values)
@@ -103,7 +71,12 @@ def snapshot_rows(engine: Engine, cycle_id: int) -> list[dict]:
                 "holdings_value": r.holdings_value,
                 "portfolio_value": r.portfolio_value,
                 "positions": [
-                    {"symbol": p["symbol"], "shares": p["shares"], "price": Decimal(p["price"])}
+                    {
+                        "symbol": p["symbol"],
+                        "shares": p["shares"],
+                        "price": None if p.get("price") is None else Decimal(p["price"]),
+                        "value": None if p.get("value") is None else Decimal(p["value"]),
+                    }
                     for p in r.positions
                 ],
             }

@@ -131,8 +131,8 @@ async def trading_cycle(force: bool = False, traders: list[str] | None = None) -
     universe = runtime.market().universe()
     ended = await run_turns([p.name for p in profiles], cycle_id, universe)
     outcomes = await collect_turn_outcomes(cycle_id, ended)
-    valuations = await value_portfolios(cycle_id)
-    await publish_leaderboard(cycle_id, valuations, outcomes)
+    views = await value_portfolios(cycle_id)
+    await publish_leaderboard(cycle_id, views, outcomes)
     failed = sorted(name for name, o in outcomes.items() if o.status == "failed")
     try:
         await check_data_quality(cycle_id)

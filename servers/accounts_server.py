@@ -12,10 +12,12 @@ from mcp.server.fastmcp.exceptions import ResourceError, ToolError
 
 from floor import accounts, ledger
 from floor.errors import TradeRejected, shown
-from floor.money import cents
+from floor.portfolio import account_json, read_accounts, transaction_json
 from floor.tool_results import Balance, Holdings, Position, StrategyChanged, TradeReceipt
 from servers.binding import BindingSource, TraderBinding, bound_tools
 from servers.strict_tools import StrictFastMCP
+
+RECENT = 10  # transactions the account resource carries
 
 
 def _receipt(trade: ledger.Trade) -> TradeReceipt:
@@ -122,35 +124,22 @@ def build_accounts_server(source: BindingSource, **options: object) -> StrictFas
 
     @server.resource("accounts://accounts_server/{name}", mime_type="application/json")
     async def account_report(name: str) -> str:
-        """Your account: cash, holdings, strategy and recent transactions, as JSON."""
+        """Your account: cash, positions with cost, price, value and P&L, strategy and recent
+        transactions, as JSON (figures as ``floor report`` gives them)."""
         return await anyio.to_thread.run_sync(_account_json, source.current(), name)
 
     def _account_json(binding: TraderBinding, name: str) -> str:
         import json
 
         trader = _only_bound(binding, name)
-        with binding.engine.connect() as conn:
-            account = accounts.get_account(conn, trader)
-        recent = ledger.transaction_history(binding.engine, trader, last=10)
+        found = read_accounts(
+            binding.engine, binding.prices.source, binding.cycle_id, traders=[trader], recent=RECENT
+        )
+        if not found:
+            raise ResourceError(f"there is no account for trader {shown(trader)}; run `floor reset`")
+        view = found[0]
         return json.dumps(
-            {
-                "name": account.name,
-                "lastname": account.lastname,
-                "strategy": account.strategy,
-                "cash": float(account.cash),
-                "holdings": {h.symbol: h.shares for h in ledger.holdings(binding.engine, trader)},
-                "recent_transactions": [
-                    {
-                        "timestamp": t.created_at.isoformat(),
-                        "symbol": t.symbol,
-                        "side": t.side,
-                        "quantity": t.quantity,
-                        "price": float(cents(t.price)),
-                        "rationale": t.rationale,
-                    }
-                    for t in recent
-                ],
-            }
+            {**account_json(view), "recent_transactions": [transaction_json(t) for t in view.transactions]}
         )
 
     @server.resource("accounts://strategy/{name}", mime_type="text/plain")

@@ -5,18 +5,29 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 
-from floor.price_cache import cycle_quotes, price_map
-from floor.valuation import Valuation, record_snapshots, value_accounts
+from prefect import get_run_logger
+
+from floor.portfolio import AccountView, read_accounts
+from floor.valuation import record_snapshots
 from tasks import floor_task, runtime
 
 
 @floor_task(name="value-portfolios")
-async def value_portfolios(cycle_id: int) -> list[Valuation]:
-    """One snapshot per trader: cash, positions at the cycle's prices, value and P&L."""
-    return await asyncio.to_thread(_value, runtime.engine(), cycle_id)
+async def value_portfolios(cycle_id: int) -> list[AccountView]:
+    """One snapshot per trader: cash, positions at the cycle's prices, value and P&L.
+
+    A position the cycle has no price for is valued at cost and flagged; the run log says which.
+    """
+    views = await asyncio.to_thread(_value, runtime.engine(), runtime.market().name, cycle_id)
+    for view in views:
+        if view.unpriced:
+            get_run_logger().warning(
+                "%s: no cycle price for %s; valued at cost", view.trader, ", ".join(view.unpriced)
+            )
+    return views
 
 
-def _value(engine, cycle_id: int) -> list[Valuation]:
-    valuations = value_accounts(engine, price_map(cycle_quotes(engine, cycle_id)))
-    record_snapshots(engine, valuations, cycle_id=cycle_id, taken_at=datetime.now(UTC))
-    return valuations
+def _value(engine, source: str, cycle_id: int) -> list[AccountView]:
+    views = read_accounts(engine, source, cycle_id, recent=0)
+    record_snapshots(engine, views, cycle_id=cycle_id, taken_at=datetime.now(UTC))
+    return views

@@ -9,18 +9,23 @@ SPY buy-and-hold: 19 shares at 501.00, 481.00 cash -> 9,981.00, 10,171.00, 10,07
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, update
 
 from floor.activity import write_log
 from floor.cycles import TurnOutcome, add_turn_usage, finish_cycle, finish_turn, start_cycle, start_turn
 from floor.ledger import buy, sell
 from floor.market import Quote
 from floor.market.simulated import SimulatedMarket
-from floor.price_cache import PriceBook, cycle_quotes, price_map, store_quotes
-from floor.valuation import record_snapshots, value_accounts
+from floor.portfolio import AccountView, read_accounts
+from floor.price_cache import PriceBook, store_quotes
+from floor.schema import transactions
+from floor.valuation import record_snapshots
+
+MARKET = SimulatedMarket.name  # the cycles' prices are cached as the configured market's
 
 CYCLE_PRICES = [
     {"AAPL": "100", "SPY": "500"},
@@ -36,18 +41,36 @@ def value_cycle(
     """One cycle: cache the quoted prices, let ``trade(book, cycle_id)`` act, value every account."""
     cycle_id = start_cycle(engine, forced=True, flow_run_id=flow_run_id)
     store_quotes(
-        engine, [Quote(s, Decimal(p), at, "hand", fetched_at=at) for s, p in quoted.items()], cycle_id
+        engine, [Quote(s, Decimal(p), at, MARKET, fetched_at=at) for s, p in quoted.items()], cycle_id
     )
     if trade is not None:
         trade(PriceBook(engine, SimulatedMarket(), cycle_id), cycle_id)
-    record_snapshots(
-        engine,
-        value_accounts(engine, price_map(cycle_quotes(engine, cycle_id))),
-        cycle_id=cycle_id,
-        taken_at=at,
-    )
+        with engine.begin() as conn:  # the trades happened at the cycle's time, as they would live
+            conn.execute(
+                update(transactions).where(transactions.c.cycle_id == cycle_id).values(created_at=at)
+            )
+    record_snapshots(engine, read_accounts(engine, MARKET, cycle_id), cycle_id=cycle_id, taken_at=at)
     finish_cycle(engine, cycle_id, "completed")
     return cycle_id
+
+
+def value_at(
+    engine: Engine,
+    quoted: Mapping[str, object],
+    *,
+    cycle_id: int | None = None,
+    taken_at: datetime | None = None,
+    source: str = "fixed",
+) -> list[AccountView]:
+    """Cache ``quoted`` (for ``cycle_id``, or outside any cycle as ``source``), value every account
+    at them by the read model's rule and record the snapshots."""
+    at = taken_at or datetime.now(UTC)
+    store_quotes(
+        engine, [Quote(s, Decimal(str(p)), at, source, fetched_at=at) for s, p in quoted.items()], cycle_id
+    )
+    views = read_accounts(engine, source, cycle_id)
+    record_snapshots(engine, views, cycle_id=cycle_id, taken_at=at)
+    return views
 
 
 def trade_three_cycles(engine: Engine) -> Engine:

@@ -40,6 +40,7 @@ from floor.cycles import (
     start_turn,
 )
 from floor.errors import ConfigurationError
+from floor.market.factory import market_source
 from floor.risk import policy_for
 from floor.settings import Settings
 from floor.traders import TraderProfile
@@ -227,7 +228,7 @@ def _run_agent(context: TurnContext, kind: str, model: Any, access: ToolPass, ki
     profile = request.profile
     with engine.connect() as conn:
         strategy = accounts.get_account(conn, profile.name).strategy
-    summary = account_summary(engine, profile.name)
+    summary = account_summary(engine, profile.name, market_source(settings), request.cycle_id)
     tracer = context.tracer
     with ExitStack() as stack:
         tools = stack.enter_context(open_tools(access, [k for k in TURN_SERVER_KINDS if k in kinds]))

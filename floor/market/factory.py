@@ -20,3 +20,14 @@ def build_market(settings: Settings) -> MarketData:
     from floor.market.simulated import SimulatedMarket
 
     return SimulatedMarket()
+
+
+def market_source(settings: Settings) -> str:
+    """The configured market's name (the source its cached prices carry), without building it."""
+    if settings.polygon_api_key:
+        from floor.market.polygon import source_name
+
+        return source_name(settings.polygon_plan)
+    from floor.market.simulated import SimulatedMarket
+
+    return SimulatedMarket.name

@@ -48,6 +48,11 @@ class BadApiKey(ConfigurationError):
     """401: the API does not know the key."""
 
 
+def source_name(plan: str) -> str:
+    """The name a plan's market goes by, and the source its cached prices carry."""
+    return f"polygon-{plan}"
+
+
 class PolygonMarket:
     """``MarketData`` from Polygon/Massive for one plan; knows a fixed universe of symbols."""
 
@@ -59,7 +64,7 @@ class PolygonMarket:
         self._client = client
         self.plan = plan
         self.retries = retries
-        self.name = f"polygon-{plan}"
+        self.name = source_name(plan)
         self._symbols = [s.upper() for s in (symbols or [i.symbol for i in INSTRUMENTS])]
         self._known = set(self._symbols)
 

@@ -32,7 +32,7 @@ pytestmark = [
 @pytest.fixture
 def served(reader, database_url):
     settings = Settings(_env_file=None, database_url=database_url)
-    app = create_app(reader, SimulatedMarket(), settings, prefect_ui="http://127.0.0.1:4200")
+    app = create_app(reader, SimulatedMarket.name, settings, prefect_ui="http://127.0.0.1:4200")
     server = DashboardServer(app, "127.0.0.1", 0).start()
     yield server
     server.stop()
@@ -84,7 +84,7 @@ def test_page_shows_every_trader_with_value_chart_log_and_leaderboard(
     from selenium.webdriver.common.by import By
 
     browser.get(served.url)
-    reports = {r["name"]: r for r in account_reports(traded_floor, SimulatedMarket())}
+    reports = {r["name"]: r for r in account_reports(traded_floor, SimulatedMarket.name)}
 
     def values():
         shown = {}
@@ -103,14 +103,15 @@ def test_page_shows_every_trader_with_value_chart_log_and_leaderboard(
     warren = browser.find_element(By.CSS_SELECTOR, '.trader[data-trader="Warren"]')
     assert "gain" in warren.find_element(By.CSS_SELECTOR, ".pnl").get_attribute("class")
     assert warren.find_elements(By.CSS_SELECTOR, ".js-plotly-plot .scatterlayer .trace")  # its value chart
-    lines = warren.find_elements(By.CSS_SELECTOR, ".log .log-line")
-    assert (
-        len(lines) == 5
-        and "Sold 5 AAPL" in lines[0].text
-        and "log-account" in lines[0].get_attribute("class")
+    # The fill of a moment ago waits a few seconds for a step that might have ordered it, then shows.
+    lines = wait_for(
+        lambda: len(found := warren.find_elements(By.CSS_SELECTOR, ".log .log-line")) == 5 and found,
+        timeout=20,
+        what="Warren's five lines",
     )
-    holdings = warren.find_elements(By.CSS_SELECTOR, ".grid table")[0]
-    assert holdings.find_element(By.CSS_SELECTOR, "tbody tr").text.split() == ["AAPL", "5"]
+    assert "Sold 5 AAPL" in lines[0].text and "log-account" in lines[0].get_attribute("class")
+    holdings = warren.find_element(By.CSS_SELECTOR, "table.positions")
+    assert holdings.find_element(By.CSS_SELECTOR, "tbody tr").text.split()[:2] == ["AAPL", "5"]
 
     board = browser.find_element(By.ID, "leaderboard").text
     assert "SPY buy & hold" in board and "Sharpe" in board and "Warren Patience" in board
@@ -139,7 +140,7 @@ def test_page_shows_every_trader_with_value_chart_log_and_leaderboard(
     )
     time.sleep(1.5)  # a few more polls: nothing may be added twice
     texts = wait_for(lambda: [e.text for e in browser.find_elements(By.CSS_SELECTOR, george_log)])
-    burst = [t.split("] ", 1)[1] for t in texts if "burst line" in t]
+    burst = [t.split(" ", 1)[1] for t in texts if "burst line" in t]
     assert burst == [f"burst line {i:02d}" for i in reversed(range(40))]
     assert len(texts) == 42
 

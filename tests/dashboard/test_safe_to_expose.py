@@ -53,7 +53,7 @@ def guarded(reader, database_url):
         dashboard_user=USER,
         dashboard_password=PASSWORD,
     )
-    return create_app(reader, SimulatedMarket(), settings).server.test_client()
+    return create_app(reader, SimulatedMarket.name, settings).server.test_client()
 
 
 def requests_to_every_route():
@@ -204,6 +204,7 @@ def refresh_request(names: list[str]) -> dict:
         "inputs": [
             {"id": "portfolio-refresh", "property": "n_intervals", "value": 1},
             {"id": "refresh", "property": "n_clicks", "value": 0},
+            {"id": "range", "property": "value", "value": "all"},
         ],
         "changedPropIds": ["portfolio-refresh.n_intervals"],
         "state": [[{"id": i, "property": "id", "value": i} for i in ids]],

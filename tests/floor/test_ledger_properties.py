@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from decimal import Decimal
 
 from hypothesis import given
@@ -28,8 +27,8 @@ from floor.risk import NO_POLICY, RiskPolicy
 from floor.risk_book import resume
 from floor.schema import accounts, positions, snapshots, transactions
 from floor.traders import load_traders
-from floor.valuation import record_snapshots, value_accounts
 from tests.fixed_prices import SetPrices
+from tests.valued_floor import value_at
 
 TRADER = "Warren"
 MARKET = {"AAPL": "100.00", "MSFT": "250.00", "KO": "60.00", "TLT": "90.00"}
@@ -130,9 +129,7 @@ def run_sequence(engine, traders, ops, policy: RiskPolicy, tally: Tally) -> None
             source.move(op[1], cents(source.prices[op[1]] * Decimal(op[2])))
             continue
         if op[0] == "session":
-            record_snapshots(
-                engine, value_accounts(engine, source.prices), cycle_id=None, taken_at=datetime.now(UTC)
-            )
+            value_at(engine, source.prices)
             continue
         if op[0] == "resume":
             resume(engine, TRADER)

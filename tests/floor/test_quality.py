@@ -20,7 +20,7 @@ CASH = Decimal("5000.00")
 
 
 def cycle_data() -> tuple[list[dict], list[dict], list[dict]]:
-    """A consistent cycle: Warren's 3 x 333.3333 makes his holdings 2899.9999, valued at 2900.00."""
+    """A consistent cycle: Warren's 3 x 333.3333 (999.9999) counts 1,000.00, his holdings 2,900.00."""
     prices = [{"symbol": s, "price": p, "as_of": AS_OF} for s, p in PRICES.items()]
     positions = [
         {"trader": trader, "symbol": symbol, "shares": shares}
@@ -30,7 +30,8 @@ def cycle_data() -> tuple[list[dict], list[dict], list[dict]]:
     snapshots = []
     for trader, held in HOLDINGS.items():
         priced = [{"symbol": s, "shares": n, "price": PRICES[s]} for s, n in held.items()]
-        holdings = cents(sum((p["price"] * p["shares"] for p in priced), Decimal(0)))
+        # The read model's rule: each holding to the cent, the holdings their sum.
+        holdings = sum((cents(p["price"] * p["shares"]) for p in priced), Decimal("0.00"))
         snapshots.append(
             {
                 "trader": trader,
@@ -49,6 +50,16 @@ def failed(report: QualityReport) -> dict[tuple[str, str, str | None], str]:
 
 def snapshot(snapshots: list[dict], trader: str) -> dict:
     return next(s for s in snapshots if s["trader"] == trader)
+
+
+def test_a_position_without_a_price_counts_at_the_value_it_was_stored_with() -> None:
+    prices, positions, snapshots = cycle_data()
+    ray = snapshot(snapshots, "Ray")
+    ray["positions"] = [{"symbol": "BRK.B", "shares": 2, "price": None, "value": Decimal("800.00")}]
+    ray["holdings_value"], ray["portfolio_value"] = Decimal("800.00"), CASH + Decimal("800.00")
+    assert check_cycle_data(prices, positions, snapshots).success
+    del ray["positions"][0]["value"]  # no price and no value: not recomputable
+    assert not check_cycle_data(prices, positions, snapshots).success
 
 
 def test_consistent_cycle_passes_every_check() -> None:

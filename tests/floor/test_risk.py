@@ -401,7 +401,7 @@ def test_the_report_shows_a_halt_and_the_limits_that_fired(floor):
     policy = RiskPolicy(drawdown_halt_pct=Decimal("15"), max_order_pct=Decimal("50"))
     with pytest.raises(TradeRejected):
         buy(floor, "KO", 1, "k", policy)
-    (report,) = account_reports(floor, SimulatedMarket(), "Warren", policies={"Warren": policy})
+    (report,) = account_reports(floor, SimulatedMarket.name, "Warren", policies={"Warren": policy})
     risk = report["risk"]
     assert risk["halt"]["sessions_passed"] == 0 and "16.7% below its peak" in risk["halt"]["reason"]
     assert [f["rule"] for f in risk["fired"]] == ["drawdown_halt", "drawdown_halt"]
@@ -409,7 +409,7 @@ def test_the_report_shows_a_halt_and_the_limits_that_fired(floor):
     text = format_report(report)
     assert "HALTED since" in text and "`floor resume Warren`" in text
     assert "limit fired" in text and "risk limits: one buy may cost at most 50% of equity" in text
-    (other,) = account_reports(floor, SimulatedMarket(), "George")
+    (other,) = account_reports(floor, SimulatedMarket.name, "George")
     assert other["risk"] == {"limits": [], "halt": None, "fired": []}
     assert "HALTED" not in format_report(other) and "risk limits" not in format_report(other)
 

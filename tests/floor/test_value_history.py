@@ -8,9 +8,8 @@ import pytest
 
 from floor.accounts import reset_accounts
 from floor.traders import load_traders
-from floor.valuation import record_snapshots, value_accounts
 from floor.value_history import ValueHistoryCache
-from tests.valued_floor import trade_three_cycles, value_cycle
+from tests.valued_floor import trade_three_cycles, value_at, value_cycle
 
 
 @pytest.fixture
@@ -47,9 +46,7 @@ def test_a_revalued_cycle_replaces_its_points(traded):
     cache = ValueHistoryCache()
     cache.read(traded)
     # A retried cycle values again at other prices: same rows, new values.
-    record_snapshots(
-        traded, value_accounts(traded, {"AAPL": 90}), cycle_id=3, taken_at=datetime(2026, 11, 2, 17)
-    )
+    value_at(traded, {"AAPL": 90}, cycle_id=3, taken_at=datetime(2026, 11, 2, 17, tzinfo=UTC))
     found, _ = values(cache, traded)
     assert found["Warren"] == [9998.0, 10096.9, 9996.9]  # 9,546.90 + 5 x 90
     assert values(cache, traded)[0] == values(ValueHistoryCache(), traded)[0]

@@ -44,7 +44,7 @@ def test_forced_cycle_trades_values_and_checks(runtime, floor):
     with floor.connect() as conn:
         cycle = conn.execute(select(cycles)).one()
     assert cycle.status == "completed" and cycle.flow_run_id
-    for report in account_reports(floor, SimulatedMarket()):
+    for report in account_reports(floor, SimulatedMarket.name):
         assert_books_balance(report)
 
 

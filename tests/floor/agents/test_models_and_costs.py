@@ -113,8 +113,8 @@ def test_the_account_summary_does_not_grow_with_history(floor):
         trade = buy if i % 2 else sell
         trade(floor, "Warren", "KO", 1, f"round trip {i} " + "x" * 150, prices, idempotency_key=f"k{i}")
         if i in (10, 300):
-            sizes[i] = account_summary(floor, "Warren")
-    summary = account_summary(floor, "Warren")
+            sizes[i] = account_summary(floor, "Warren", market.name, cycle_id)
+    summary = account_summary(floor, "Warren", market.name, cycle_id)
     assert len(sizes[10].splitlines()) == len(sizes[300].splitlines())
     assert abs(len(sizes[10]) - len(sizes[300])) <= 5  # only the trade numbers' digits differ
     assert "AAPL: 3 @" in summary and "Last 5 transactions" in summary

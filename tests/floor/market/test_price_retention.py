@@ -14,9 +14,10 @@ from floor import ledger
 from floor.cycles import start_cycle
 from floor.market.simulated import SimulatedMarket
 from floor.money import buy_fill
-from floor.price_cache import PriceBook, cycle_quotes, price_map, prune_prices, store_quotes
+from floor.portfolio import read_accounts
+from floor.price_cache import PriceBook, cycle_quotes, prune_prices, store_quotes
 from floor.schema import accounts, prices, snapshots, transactions
-from floor.valuation import record_snapshots, value_accounts
+from floor.valuation import record_snapshots
 
 MARKET = SimulatedMarket()
 UNIVERSE = len(MARKET.universe())
@@ -116,7 +117,7 @@ def test_pruning_keeps_every_price_a_valuation_or_a_fill_used(floor):
     older = stored(days[1], symbols=["TLT", "KO"])  # nine days ago, two symbols
     cycle_id = start_cycle(floor, forced=True, flow_run_id=None)
     cycle = stored(days[2], cycle_id)  # a cycle eight days ago, valued at its prices
-    valued = value_accounts(floor, price_map(cycle_quotes(floor, cycle_id)))
+    valued = read_accounts(floor, MARKET.name, cycle_id)
     record_snapshots(floor, valued, cycle_id=cycle_id, taken_at=days[2])
     newest = stored(now)  # today's lookups
 
