@@ -204,8 +204,8 @@ def tool_service_process(port: int):
 def measure(args, me) -> list[tuple]:
     from sqlalchemy import text
 
-    from floor.accounts import reset_accounts
     from floor.database import connect
+    from floor.ledger.accounts import reset_accounts
     from floor.schema import metadata
     from floor.settings import Settings
     from floor.traders import load_traders
@@ -278,8 +278,8 @@ def measure(args, me) -> list[tuple]:
 
 def warm_up(trading_cycle, workdir: Path) -> None:
     """One untimed cycle of one trader."""
-    from floor.accounts import reset_accounts
     from floor.database import connect
+    from floor.ledger.accounts import reset_accounts
     from floor.settings import Settings
     from floor.traders import load_traders
 

@@ -30,9 +30,9 @@ import requests
 from dashboard_seed import seed  # bench/ is on the path when this script runs
 
 from dashboard.app import DashboardServer, create_app, read_only_engine
-from floor.activity import write_log
 from floor.database import create_floor_engine, migrate, sqlalchemy_url, start_embedded_postgres
 from floor.market.simulated import SimulatedMarket
+from floor.runs.activity import write_log
 from floor.settings import Settings
 
 

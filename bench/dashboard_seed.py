@@ -14,7 +14,7 @@ from decimal import Decimal
 
 import numpy as np
 
-from floor.accounts import reset_accounts
+from floor.ledger.accounts import reset_accounts
 from floor.market.universe import INSTRUMENTS
 from floor.money import buy_fill, sell_fill
 from floor.traders import TraderProfile

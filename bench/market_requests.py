@@ -32,13 +32,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sqlalchemy import text  # noqa: E402
 
-from floor.cycles import start_cycle  # noqa: E402
+from floor.market.cache import PriceBook  # noqa: E402
 from floor.market.calendar import gate_status, last_closed_session, sessions_until  # noqa: E402
+from floor.market.checks import check_price_batch  # noqa: E402
 from floor.market.factory import build_market  # noqa: E402
+from floor.market.feed import fetch_batch, use_batch  # noqa: E402
 from floor.market.universe import INSTRUMENTS  # noqa: E402
-from floor.price_cache import PriceBook  # noqa: E402
-from floor.price_checks import check_price_batch  # noqa: E402
-from floor.price_feed import fetch_batch, use_batch  # noqa: E402
+from floor.runs.cycles import start_cycle  # noqa: E402
 from floor.settings import Settings  # noqa: E402
 from tests.fakes.polygon_server import PolygonServer  # noqa: E402
 

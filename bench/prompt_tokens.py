@@ -1,7 +1,7 @@
 """Prompt tokens of the first model call of a trader turn, after 0, 100 and 500 past transactions.
 
 The real path end to end: embedded Postgres with Warren's ledger holding N transactions made
-through ``floor.ledger``, ``run_turn`` with ``openai/gpt-4o-mini`` through litellm and smolagents,
+through ``floor.ledger.trades``, ``run_turn`` with ``openai/gpt-4o-mini`` through litellm and smolagents,
 stdio MCP servers, and an OpenAI-compatible server on 127.0.0.1 that counts each request's prompt
 tokens with litellm's bundled tokenizer (messages and tool schemas, as a provider bills them).
 Beside each figure, the original design's prompt (the whole transaction list pasted in).
@@ -34,7 +34,7 @@ RATIONALE = (
 
 def make_history(engine, trader: str, n: int, prices) -> None:
     """``n`` real trades on ``trader``'s account: a share of each symbol, then buy-and-sell pairs."""
-    from floor.ledger import buy, sell
+    from floor.ledger.trades import buy, sell
 
     for i in range(n):
         symbol = SYMBOLS[(i if i < len(SYMBOLS) else i // 2) % len(SYMBOLS)]
@@ -47,7 +47,7 @@ def measure(engine, database_url: str, llm, n: int, repeat: int) -> tuple[int, i
     from sqlalchemy import update
 
     from floor.agents.trader_turn import TurnRequest, run_turn
-    from floor.cycles import start_cycle
+    from floor.runs.cycles import start_cycle
     from floor.schema import accounts
     from floor.settings import Settings
     from floor.traders import find_trader, load_traders
@@ -86,11 +86,11 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
 
-    from floor.accounts import reset_accounts
-    from floor.cycles import start_cycle
     from floor.database import create_floor_engine, migrate, sqlalchemy_url, start_embedded_postgres
+    from floor.ledger.accounts import reset_accounts
+    from floor.market.cache import PriceBook, store_quotes
     from floor.market.simulated import SimulatedMarket
-    from floor.price_cache import PriceBook, store_quotes
+    from floor.runs.cycles import start_cycle
     from floor.settings import Settings
     from floor.traders import load_traders
     from tests.fakes.openai_server import OpenAIServer, final_answer

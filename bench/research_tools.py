@@ -113,8 +113,8 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
 
-    from floor.accounts import reset_accounts
     from floor.database import create_floor_engine, migrate, sqlalchemy_url, start_embedded_postgres
+    from floor.ledger.accounts import reset_accounts
     from floor.settings import Settings
     from floor.traders import load_traders
 

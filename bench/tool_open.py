@@ -47,9 +47,9 @@ def main() -> None:
     from smolagents import MCPClient
 
     from floor import tool_access
-    from floor.accounts import reset_accounts
     from floor.agents.tool_servers import ToolPass, ToolService, open_tools
     from floor.database import connect
+    from floor.ledger.accounts import reset_accounts
     from floor.settings import Settings
     from floor.traders import load_traders
     from servers.service import start_in_process

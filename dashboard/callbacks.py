@@ -17,9 +17,9 @@ from dash.exceptions import PreventUpdate
 from sqlalchemy import Engine
 
 from dashboard import log_feed, panels, trader_screen
-from floor.activity_feed import feed_by_trader
-from floor.portfolio_views import floor_view, log_lines_after, newest_log_id, recent_cycles
-from floor.value_history import ValueHistoryCache
+from floor.portfolio.value_history import ValueHistoryCache
+from floor.portfolio.views import floor_view, log_lines_after, newest_log_id, recent_cycles
+from floor.runs.activity_feed import feed_by_trader
 
 LOG_BATCH = 500  # most lines one poll returns; the rest follow on the next poll
 RECENT_CYCLES = 10

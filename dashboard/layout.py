@@ -1,7 +1,7 @@
 """The page: a top bar, the leaderboard and comparison chart, one column per trader, recent cycles.
 
 Built on every page load from the accounts on the floor (traders are data), with each column's
-newest activity (the feed of :mod:`floor.activity_feed`) and (when given the refresh) the
+newest activity (the feed of :mod:`floor.runs.activity_feed`) and (when given the refresh) the
 trader screens already in place.
 """
 
@@ -17,9 +17,9 @@ from sqlalchemy import Engine
 
 from dashboard import log_feed
 from dashboard.trader_screen import DEFAULT_RANGE, RANGES
-from floor.accounts import list_accounts
-from floor.activity_feed import FeedLine, feed_by_trader
-from floor.portfolio_views import recent_log_lines
+from floor.ledger.accounts import list_accounts
+from floor.portfolio.views import recent_log_lines
+from floor.runs.activity_feed import FeedLine, feed_by_trader
 
 INITIAL_LOG_LINES = 30
 

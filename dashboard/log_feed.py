@@ -1,6 +1,6 @@
 """The live activity feed: how feed lines look, and the cursor that says which log lines were shown.
 
-Feed lines (one per agent step, see :mod:`floor.activity_feed`) stand for one or more log lines;
+Feed lines (one per agent step, see :mod:`floor.runs.activity_feed`) stand for one or more log lines;
 the cursor counts log ids, the per-column counts count feed lines.
 
 Log ids come from one sequence, but a transaction that took a lower id can commit after one that
@@ -20,7 +20,7 @@ from collections import OrderedDict
 
 from dash import html
 
-from floor.activity_feed import FeedLine
+from floor.runs.activity_feed import FeedLine
 
 MAX_LINES = 200  # per trader, in the page
 GAP_TTL_SECONDS = 10.0  # after this a missing id is taken as a rolled-back insert

@@ -11,9 +11,9 @@ import numpy as np
 from dash import html
 
 from dashboard.trader_screen import chart_layout, in_range, money, tone
-from floor.metrics import downsample
-from floor.portfolio_views import CycleRow, Standing
-from floor.value_history import ValueHistory
+from floor.portfolio.metrics import downsample
+from floor.portfolio.value_history import ValueHistory
+from floor.portfolio.views import CycleRow, Standing
 
 COMPARISON_CHART_POINTS = 400
 COMPARISON_CHART_BUDGET = 6_000  # points over every line of the comparison chart

@@ -1,6 +1,6 @@
 """A trader's screen: value and P&L, risk state, the value chart with its trades, positions and trades.
 
-Everything comes from the read model (:class:`floor.portfolio.AccountView`); this module only
+Everything comes from the read model (:class:`floor.portfolio.read_model.AccountView`); this module only
 formats. Floats appear here and nowhere earlier: the figures are the ledger's Decimals.
 """
 
@@ -13,11 +13,11 @@ from decimal import Decimal
 import numpy as np
 from dash import dcc, html
 
-from floor.metrics import downsample
+from floor.ledger.risk_book import RiskState
 from floor.money import MINUS
-from floor.portfolio import AccountView, Holding, Transaction
-from floor.risk_book import RiskState
-from floor.value_history import ValueHistory
+from floor.portfolio.metrics import downsample
+from floor.portfolio.read_model import AccountView, Holding, Transaction
+from floor.portfolio.value_history import ValueHistory
 
 TRADER_CHART_POINTS = 300
 TABLE_TRANSACTIONS = 10  # the newest shown in the table; the chart marks every trade it was given

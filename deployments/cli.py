@@ -36,8 +36,8 @@ def _engine_and_traders():
 
 
 def cmd_reset(args: argparse.Namespace) -> int:
-    from floor.accounts import reset_accounts
     from floor.database import connect
+    from floor.ledger.accounts import reset_accounts
     from floor.money import INITIAL_CASH, format_money
     from floor.settings import Settings
     from floor.traders import load_traders
@@ -106,9 +106,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    from floor.ledger.risk import policy_for
     from floor.market.factory import market_source
-    from floor.reports import account_reports, format_report
-    from floor.risk import policy_for
+    from floor.portfolio.reports import account_reports, format_report
 
     settings, engine, traders = _engine_and_traders()
     if args.name:
@@ -125,8 +125,8 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_logs(args: argparse.Namespace) -> int:
-    from floor.activity import read_logs
     from floor.market.calendar import NEW_YORK
+    from floor.runs.activity import read_logs
     from floor.traders import find_trader
 
     _, engine, traders = _engine_and_traders()
@@ -150,7 +150,7 @@ def cmd_logs(args: argparse.Namespace) -> int:
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
-    from floor.risk_book import resume
+    from floor.ledger.risk_book import resume
     from floor.traders import find_trader
 
     _, engine, traders = _engine_and_traders()
@@ -163,7 +163,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
 
 
 def cmd_mcp(args: argparse.Namespace) -> int:
-    from floor.accounts import ensure_accounts
+    from floor.ledger.accounts import ensure_accounts
     from floor.traders import find_trader
     from servers.launch import run_server
 

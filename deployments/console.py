@@ -6,7 +6,7 @@ import logging
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from floor.cycles import TurnOutcome
+    from floor.runs.cycles import TurnOutcome
 
 # `floor logs` cuts a longer message to this many characters unless --full.
 LOG_LINE_LIMIT = 300

@@ -72,8 +72,8 @@ def serve_floor(*, run_now: bool = False) -> int:
     import asyncio
 
     from deployments.schedule import TIMEZONE, market_hours_cron
-    from floor.accounts import ensure_accounts
     from floor.database import connect
+    from floor.ledger.accounts import ensure_accounts
     from floor.settings import Settings
     from floor.traders import load_traders
 

@@ -15,8 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Connection, Engine, and_, delete, func, insert, or_, select, text, tuple_
 from sqlalchemy.orm import aliased
 
-from floor.accounts import get_account
 from floor.errors import FloorError
+from floor.ledger.accounts import get_account
 from floor.schema import memory_entities, memory_observations, memory_relations
 
 MAX_NAME_CHARS = 200

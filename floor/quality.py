@@ -204,7 +204,7 @@ def _snapshots_frame(rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
 def _valuation_errors(row: Mapping[str, Any]) -> tuple[Decimal | None, Decimal | None]:
     """Stored minus recomputed holdings and portfolio value, exact; ``None`` when not recomputable.
 
-    Recomputed by the read model's rule (:mod:`floor.portfolio`): each position is
+    Recomputed by the read model's rule (:mod:`floor.portfolio.read_model`): each position is
     ``cents(price x shares)``, or its stored ``value`` (its cost) when it had no price.
     """
     try:

@@ -33,7 +33,7 @@ LOG_TYPES = ("trace", "agent", "function", "generation", "response", "account")
 CYCLE_STATUSES = ("running", "completed", "failed", "crashed")
 TURN_STATUSES = ("running", "succeeded", "failed", "skipped", "crashed")
 
-# Owner numbers of process leases (floor.leases): which live process runs a cycle or a turn.
+# Owner numbers of process leases (floor.runs.leases): which live process runs a cycle or a turn.
 run_owners = Sequence("run_owners", metadata=metadata, data_type=Integer, cycle=True)
 
 accounts = Table(
@@ -48,7 +48,7 @@ accounts = Table(
     Column("cash", MONEY, nullable=False),
     Column("initial_cash", MONEY, nullable=False),
     Column("next_turn", String(16), nullable=False, server_default="trade"),
-    # A drawdown halt in force (see floor.risk): since when and why; the peak counts from peak_since.
+    # A drawdown halt in force (see floor.ledger.risk): since when and why; the peak counts from peak_since.
     Column("halted_at", DateTime(timezone=True)),
     Column("halt_reason", Text),
     Column("peak_since", DateTime(timezone=True)),
@@ -78,7 +78,7 @@ cycles = Table(
     Column("forced", Boolean, nullable=False, server_default="false"),
     Column("flow_run_id", String(64)),
     Column("note", Text),
-    Column("owner", Integer),  # the lease of the process running it (floor.leases)
+    Column("owner", Integer),  # the lease of the process running it (floor.runs.leases)
     CheckConstraint("status IN " + str(CYCLE_STATUSES), name="ck_cycles_status"),
 )
 
@@ -98,7 +98,7 @@ transactions = Table(
     Column("cycle_id", Integer, ForeignKey("cycles.id", ondelete="SET NULL")),
     Column("turn_key", String(200)),  # the trader turn that placed the order, when known
     Column("realized", MONEY),  # a sell's profit or loss against the average cost; NULL for buys
-    # The cached price the fill was priced from: pruning old prices keeps it (floor.price_cache).
+    # The cached price the fill was priced from: pruning old prices keeps it (floor.market.cache).
     Column("price_id", BigInteger, ForeignKey("prices.id", name="fk_transactions_price_id")),
     CheckConstraint("side IN ('buy', 'sell')", name="ck_transactions_side"),
     CheckConstraint("quantity > 0", name="ck_transactions_quantity_positive"),
@@ -126,7 +126,7 @@ turns = Table(
     Column("cost", Numeric(14, 6), nullable=False, server_default="0"),
     Column("started_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("finished_at", DateTime(timezone=True)),
-    Column("owner", Integer),  # the lease of the process running it (floor.leases)
+    Column("owner", Integer),  # the lease of the process running it (floor.runs.leases)
     CheckConstraint("status IN " + str(TURN_STATUSES), name="ck_turns_status"),
 )
 

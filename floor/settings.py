@@ -196,7 +196,7 @@ class Settings(BaseSettings):
     )
 
     # Risk limits, checked by the ledger in each trade's transaction; all off by default. A trader's
-    # [trader.risk] table in the traders file overrides them (see floor/traders.toml, floor/risk.py).
+    # [trader.risk] table in the traders file overrides them (see floor/traders.toml, floor/ledger/risk.py).
     risk_max_position_pct: Decimal | None = Field(
         default=None, gt=0, le=100, description="Largest position, % of equity after the fill."
     )

@@ -19,9 +19,9 @@ from typing import Literal, get_args
 
 from sqlalchemy import Engine, delete, insert, select, update
 
-from floor.accounts import get_account
 from floor.database import autocommit
 from floor.errors import ConfigurationError
+from floor.ledger.accounts import get_account
 from floor.schema import accounts, tool_tokens
 
 ServerKind = Literal["accounts", "market", "push", "memory", "research"]

@@ -8,7 +8,7 @@ from importlib import resources
 from pathlib import Path
 
 from floor.errors import ConfigurationError
-from floor.risk import parse_overrides
+from floor.ledger.risk import parse_overrides
 from floor.settings import Settings
 
 STYLES = ("value", "bold", "risk_parity", "crypto_momentum")
@@ -25,7 +25,7 @@ class TraderProfile:
     strategy: str
     model: str
     # The trader's own risk limits over the floor-wide RISK_* settings: (limit, value) pairs,
-    # value None to switch a floor-wide limit off. See floor.risk.policy_for.
+    # value None to switch a floor-wide limit off. See floor.ledger.risk.policy_for.
     risk_overrides: tuple[tuple[str, object], ...] = ()
 
     @property

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from prefect import flow, get_run_logger
 
-from floor.accounts import reset_accounts
+from floor.ledger.accounts import reset_accounts
 from floor.traders import load_traders
 from tasks import runtime
 

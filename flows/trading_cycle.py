@@ -11,8 +11,8 @@ from prefect import flow, get_run_logger
 from prefect.states import Failed, State
 
 from floor.agents.trader_turn import TurnRequest
-from floor.cycles import TurnOutcome
 from floor.market.calendar import format_market_time
+from floor.runs.cycles import TurnOutcome
 from floor.traders import find_trader, load_traders
 from tasks import runtime
 from tasks.bookkeeping import (

@@ -10,9 +10,10 @@ from __future__ import annotations
 import anyio.to_thread
 from mcp.server.fastmcp.exceptions import ResourceError, ToolError
 
-from floor import accounts, ledger
 from floor.errors import TradeRejected, shown
-from floor.portfolio import account_json, read_accounts, transaction_json
+from floor.ledger import accounts
+from floor.ledger import trades as ledger
+from floor.portfolio.read_model import account_json, read_accounts, transaction_json
 from floor.tool_results import Balance, Holdings, Position, StrategyChanged, TradeReceipt
 from servers.binding import BindingSource, TraderBinding, bound_tools
 from servers.strict_tools import StrictFastMCP

@@ -19,9 +19,9 @@ from mcp.server.lowlevel.server import request_ctx
 from sqlalchemy import Engine
 
 from floor import tool_access
+from floor.ledger.risk import policy_for
 from floor.market import MarketData
-from floor.price_cache import PriceBook
-from floor.risk import policy_for
+from floor.market.cache import PriceBook
 from floor.settings import Settings
 from floor.traders import load_traders
 from servers.binding import TraderBinding

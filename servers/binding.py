@@ -28,9 +28,9 @@ from typing import Any, Protocol
 import anyio.to_thread
 from sqlalchemy import Engine
 
+from floor.ledger.risk import NO_POLICY, RiskPolicy
 from floor.market import MarketData
-from floor.price_cache import PriceBook
-from floor.risk import NO_POLICY, RiskPolicy
+from floor.market.cache import PriceBook
 from floor.settings import Settings
 from servers.strict_tools import StrictFastMCP
 
@@ -120,7 +120,7 @@ def bind_trader(
     profile = find_trader(load_traders(settings), trader)
     engine = engine or connect(settings, run_migrations=False)
     market = market or build_market(settings)
-    from floor.risk import policy_for
+    from floor.ledger.risk import policy_for
 
     binding = TraderBinding(
         trader=profile.name,

@@ -7,8 +7,8 @@ import asyncio
 from prefect import get_run_logger
 from prefect.runtime import flow_run
 
-from floor import cycles
-from floor.accounts import ensure_accounts
+from floor.ledger.accounts import ensure_accounts
+from floor.runs import cycles
 from floor.traders import TraderProfile, load_traders
 from tasks import floor_task, runtime
 

@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 
 from prefect import get_run_logger
 
+from floor.market.cache import prune_prices
 from floor.market.calendar import MarketStatus, format_market_time, gate_status
-from floor.price_cache import prune_prices
-from floor.price_feed import CyclePrices, PriceBatch, fetch_batch, use_batch, use_stale
+from floor.market.feed import CyclePrices, PriceBatch, fetch_batch, use_batch, use_stale
 from tasks import floor_task, runtime
 
 

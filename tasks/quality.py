@@ -8,9 +8,9 @@ from prefect import get_run_logger
 from prefect.artifacts import acreate_markdown_artifact
 
 from floor.errors import DataQualityError
-from floor.price_cache import cycle_quotes
-from floor.price_feed import PriceBatch
-from floor.valuation import position_rows, snapshot_rows
+from floor.market.cache import cycle_quotes
+from floor.market.feed import PriceBatch
+from floor.portfolio.valuation import position_rows, snapshot_rows
 from tasks import floor_task, runtime
 
 
@@ -34,7 +34,7 @@ async def check_data_quality(cycle_id: int) -> bool:
 @floor_task(name="check-price-batch")
 async def check_price_batch(batch: PriceBatch) -> bool:
     """Great Expectations on a fetched batch before it is used; a failure fails this task run."""
-    from floor.price_checks import check_price_batch as run_checks
+    from floor.market.checks import check_price_batch as run_checks
 
     if batch.origin == "cache":  # checked when it was fetched; only passing batches are cached
         return True

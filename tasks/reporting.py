@@ -6,9 +6,9 @@ from decimal import Decimal
 
 from prefect.artifacts import acreate_table_artifact
 
-from floor.cycles import TurnOutcome
-from floor.leaderboard import leaderboard_rows
-from floor.portfolio import AccountView
+from floor.portfolio.leaderboard import leaderboard_rows
+from floor.portfolio.read_model import AccountView
+from floor.runs.cycles import TurnOutcome
 from tasks import floor_task
 
 

@@ -7,7 +7,7 @@ import asyncio
 from prefect import get_run_logger
 
 from floor.agents.trader_turn import TurnRequest, run_turn
-from floor.cycles import TurnOutcome
+from floor.runs.cycles import TurnOutcome
 from tasks import floor_task, runtime
 
 

@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 
 from prefect import get_run_logger
 
-from floor.portfolio import AccountView, read_accounts
-from floor.valuation import record_snapshots
+from floor.portfolio.read_model import AccountView, read_accounts
+from floor.portfolio.valuation import record_snapshots
 from tasks import floor_task, runtime
 
 

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, text
 
-from floor.accounts import reset_accounts
 from floor.database import create_floor_engine, migrate, sqlalchemy_url, start_embedded_postgres
+from floor.ledger.accounts import reset_accounts
 from floor.schema import metadata
 from floor.settings import Settings
 from floor.traders import load_traders

@@ -66,7 +66,7 @@ def wait_until_owner_gone(engine: Engine, cycle_id: int) -> None:
 
     It does once it sees the dead process's connection close: at once, give or take a moment.
     """
-    from floor.leases import owner_gone
+    from floor.runs.leases import owner_gone
 
     def gone() -> bool:
         with engine.begin() as conn:  # the lock tried here goes at commit

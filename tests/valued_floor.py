@@ -15,15 +15,15 @@ from decimal import Decimal
 
 from sqlalchemy import Engine, update
 
-from floor.activity import write_log
-from floor.cycles import TurnOutcome, add_turn_usage, finish_cycle, finish_turn, start_cycle, start_turn
-from floor.ledger import buy, sell
+from floor.ledger.trades import buy, sell
 from floor.market import Quote
+from floor.market.cache import PriceBook, store_quotes
 from floor.market.simulated import SimulatedMarket
-from floor.portfolio import AccountView, read_accounts
-from floor.price_cache import PriceBook, store_quotes
+from floor.portfolio.read_model import AccountView, read_accounts
+from floor.portfolio.valuation import record_snapshots
+from floor.runs.activity import write_log
+from floor.runs.cycles import TurnOutcome, add_turn_usage, finish_cycle, finish_turn, start_cycle, start_turn
 from floor.schema import transactions
-from floor.valuation import record_snapshots
 
 MARKET = SimulatedMarket.name  # the cycles' prices are cached as the configured market's
 

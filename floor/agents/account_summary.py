@@ -1,7 +1,7 @@
 """The account as a trader's prompt shows it: a summary whose size does not grow with history.
 
 Cash, each position with its cost and value, the portfolio's value and P&L, and only the last few
-transactions, all from the floor's read model (:mod:`floor.portfolio`), priced by its one rule. A
+transactions, all from the floor's read model (:mod:`floor.portfolio.read_model`), priced by its one rule. A
 trader with 500 transactions gets the same few lines as one with five; the full history stays in
 the ledger, where ``floor report`` shows it.
 """
@@ -13,7 +13,7 @@ from decimal import Decimal
 from sqlalchemy import Engine
 
 from floor.errors import TradeRejected
-from floor.portfolio import AccountView, read_accounts
+from floor.portfolio.read_model import AccountView, read_accounts
 
 RECENT_TRANSACTIONS = 5
 MAX_RATIONALE = 80  # characters of each recent trade's rationale the summary repeats
@@ -30,7 +30,7 @@ def account_summary(
     """A compact, bounded description of ``trader``'s account for the turn's prompt.
 
     ``source`` is the configured market's name and ``cycle_id`` the turn's cycle (see
-    :func:`floor.portfolio.read_accounts`).
+    :func:`floor.portfolio.read_model.read_accounts`).
     """
     found = read_accounts(engine, source, cycle_id, traders=[trader], recent=recent)
     if not found:

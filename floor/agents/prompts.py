@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from floor.risk import RiskPolicy
+from floor.ledger.risk import RiskPolicy
 from floor.settings import Settings
 from floor.traders import TraderProfile
 

@@ -14,9 +14,9 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from floor.activity import write_logs
 from floor.agents.costs import call_cost
 from floor.agents.redaction import Redactor
+from floor.runs.activity import write_logs
 
 
 class StepTracer:

@@ -22,7 +22,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from floor import accounts, tool_access
+from floor import tool_access
 from floor.agents.account_summary import account_summary
 from floor.agents.metering import BudgetExceeded, MeteredModel, ModelCallFailed, TurnMeter
 from floor.agents.models import build_model, server_kinds
@@ -30,7 +30,11 @@ from floor.agents.prompts import instructions, market_data_note, turn_message
 from floor.agents.redaction import Redactor
 from floor.agents.tool_servers import ToolPass, ToolService, ToolServiceUnavailable, open_tools
 from floor.agents.tracing import StepTracer
-from floor.cycles import (
+from floor.errors import ConfigurationError
+from floor.ledger import accounts
+from floor.ledger.risk import policy_for
+from floor.market.factory import market_source
+from floor.runs.cycles import (
     TurnOutcome,
     add_turn_usage,
     finish_turn,
@@ -39,9 +43,6 @@ from floor.cycles import (
     start_of_day,
     start_turn,
 )
-from floor.errors import ConfigurationError
-from floor.market.factory import market_source
-from floor.risk import policy_for
 from floor.settings import Settings
 from floor.traders import TraderProfile
 

@@ -58,7 +58,7 @@ class MarketData(Protocol):
 class RemoteMarket(MarketData, Protocol):
     """A market behind a paid, rate-limited API: fetched once per cycle, read from the cache after.
 
-    Traders and MCP servers never ask it for prices; ``floor.price_cache`` does, once per cycle,
+    Traders and MCP servers never ask it for prices; ``floor.market.cache`` does, once per cycle,
     and only when the cache holds nothing current enough.
     """
 

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from dashboard.app import DashboardServer, create_app
-from floor.activity import write_log
 from floor.market.simulated import SimulatedMarket
-from floor.reports import account_reports
+from floor.portfolio.reports import account_reports
+from floor.runs.activity import write_log
 from floor.settings import Settings
 from tests.valued_floor import value_cycle
 

@@ -16,13 +16,13 @@ from dashboard import log_feed, trader_screen
 from dashboard.app import create_app, read_only_engine
 from dashboard.callbacks import DashboardCallbacks
 from dashboard.layout import page
-from floor import metrics
-from floor.activity import write_log
 from floor.errors import ConfigurationError
 from floor.market.simulated import SimulatedMarket
-from floor.reports import account_reports
+from floor.portfolio import metrics
+from floor.portfolio.reports import account_reports
+from floor.portfolio.value_history import ValueHistory
+from floor.runs.activity import write_log
 from floor.settings import Settings
-from floor.value_history import ValueHistory
 
 TRADERS = ["Warren", "George", "Ray", "Cathie"]
 PREFECT_UI = "http://127.0.0.1:4200"
@@ -299,7 +299,7 @@ def test_a_floor_with_no_cycles_yet_renders_empty_panels(floor):
 
 
 def test_a_fill_waits_for_the_step_that_ordered_it(callbacks, traded_floor):
-    from floor.activity import write_logs
+    from floor.runs.activity import write_logs
 
     cursor = log_feed.new_cursor(7)
     write_log(traded_floor, "Ray", "account", "Bought 3 SPY at $505.00 ($1,515.00); cash now $8,485.00")

@@ -13,11 +13,11 @@ from sqlalchemy import update
 
 from dashboard import trader_screen as fmt
 from dashboard.app import DashboardServer, create_app
-from floor.activity import write_logs
-from floor.ledger import buy
+from floor.ledger.trades import buy
+from floor.market.cache import PriceBook
 from floor.market.simulated import SimulatedMarket
-from floor.portfolio import read_accounts
-from floor.price_cache import PriceBook
+from floor.portfolio.read_model import read_accounts
+from floor.runs.activity import write_logs
 from floor.schema import transactions
 from floor.settings import Settings
 from tests.dashboard.test_browser import CHROMEDRIVER, CHROMIUM, wait_for

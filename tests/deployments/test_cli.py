@@ -15,9 +15,9 @@ import pytest
 from sqlalchemy import func, select
 
 from deployments.cli import build_parser
-from floor import ledger
-from floor.activity import write_log
+from floor.ledger import trades as ledger
 from floor.market import Quote
+from floor.runs.activity import write_log
 from floor.schema import transactions
 
 FLOOR = [sys.executable, "-m", "deployments.cli"]

@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from floor.activity_feed import feed, feed_by_trader
+from floor.runs.activity_feed import feed, feed_by_trader
 
 T0 = datetime(2026, 11, 2, 15, tzinfo=UTC)
 
@@ -143,9 +143,9 @@ def test_what_the_step_tracer_and_the_ledger_write_reads_in_causal_order(floor):
     from smolagents.memory import ActionStep, ToolCall
     from smolagents.monitoring import Timing
 
-    from floor.activity import read_logs
     from floor.agents.tracing import StepTracer
-    from floor.ledger import buy
+    from floor.ledger.trades import buy
+    from floor.runs.activity import read_logs
     from tests.fixed_prices import SetPrices
 
     tracer = StepTracer(floor, "Warren", None)

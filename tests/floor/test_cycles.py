@@ -7,8 +7,9 @@ from decimal import Decimal
 
 from sqlalchemy import select, update
 
-from floor.activity import read_logs
-from floor.cycles import (
+from floor.portfolio.views import recent_cycles
+from floor.runs.activity import read_logs
+from floor.runs.cycles import (
     GONE,
     TurnOutcome,
     add_turn_usage,
@@ -22,14 +23,13 @@ from floor.cycles import (
     start_of_day,
     start_turn,
 )
-from floor.portfolio_views import recent_cycles
 from floor.schema import cycles, turns
 from tests.crashes import kill_hard, spawn, statuses, wait_for
 
 # A process that opens a cycle and a turn, says their ids, and then works "for ever".
 STARTS_AND_WORKS = """
 import os, time
-from floor.cycles import start_cycle, start_turn, add_turn_usage
+from floor.runs.cycles import start_cycle, start_turn, add_turn_usage
 from floor.database import create_floor_engine
 from decimal import Decimal
 

@@ -10,12 +10,12 @@ import psycopg
 import pytest
 from sqlalchemy import inspect, text
 
-from floor import ledger
-from floor.accounts import reset_accounts
 from floor.database import connect, sqlalchemy_url
 from floor.errors import ConfigurationError
+from floor.ledger import trades as ledger
+from floor.ledger.accounts import reset_accounts
+from floor.market.cache import PriceBook
 from floor.market.simulated import SimulatedMarket
-from floor.price_cache import PriceBook
 from floor.settings import Settings
 from floor.traders import load_traders
 

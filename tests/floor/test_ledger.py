@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 
-from floor import ledger
 from floor.errors import TradeRejected
+from floor.ledger import trades as ledger
 from floor.market import Quote
 from floor.schema import accounts, positions, transactions
 

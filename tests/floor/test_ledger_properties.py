@@ -19,12 +19,12 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-from floor import ledger
-from floor.accounts import reset_accounts
 from floor.errors import TradeRejected
+from floor.ledger import trades as ledger
+from floor.ledger.accounts import reset_accounts
+from floor.ledger.risk import NO_POLICY, RiskPolicy
+from floor.ledger.risk_book import resume
 from floor.money import INITIAL_CASH, cents
-from floor.risk import NO_POLICY, RiskPolicy
-from floor.risk_book import resume
 from floor.schema import accounts, positions, snapshots, transactions
 from floor.traders import load_traders
 from tests.fixed_prices import SetPrices

@@ -159,7 +159,7 @@ def test_bad_input_is_refused_and_changes_nothing(floor, call, reason):
 
 
 def test_reset_clears_a_traders_memory(floor, settings):
-    from floor.accounts import reset_accounts
+    from floor.ledger.accounts import reset_accounts
     from floor.traders import load_traders
 
     seed(floor)

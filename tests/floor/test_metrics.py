@@ -8,7 +8,7 @@ from decimal import Decimal
 import numpy as np
 import pytest
 
-from floor import metrics
+from floor.portfolio import metrics
 
 
 def test_period_returns_are_simple_returns_between_consecutive_values():

@@ -18,15 +18,15 @@ from mcp.shared.memory import create_connected_server_and_client_session
 from sqlalchemy import select
 
 from dashboard.trader_screen import money
-from floor.cycles import finish_cycle, start_cycle
-from floor.ledger import buy, sell
+from floor.ledger.trades import buy, sell
 from floor.market import Quote
+from floor.market.cache import PriceBook, store_quotes
 from floor.market.factory import build_market, market_source
-from floor.portfolio import read_accounts
-from floor.price_cache import PriceBook, store_quotes
+from floor.portfolio.read_model import read_accounts
+from floor.portfolio.valuation import record_snapshots
+from floor.runs.cycles import finish_cycle, start_cycle
 from floor.schema import accounts, snapshots
 from floor.settings import Settings
-from floor.valuation import record_snapshots
 from servers.accounts_server import build_accounts_server
 from servers.binding import TraderBinding
 from tests.fakes.polygon_server import PolygonServer

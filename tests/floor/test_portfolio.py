@@ -5,13 +5,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from floor.cycles import start_cycle
-from floor.ledger import buy
+from floor.ledger.trades import buy
 from floor.market import Quote
-from floor.portfolio import read_accounts
-from floor.price_cache import store_quotes
+from floor.market.cache import store_quotes
+from floor.portfolio.read_model import read_accounts
+from floor.portfolio.valuation import position_rows, record_snapshots, snapshot_rows
 from floor.quality import check_cycle_data
-from floor.valuation import position_rows, record_snapshots, snapshot_rows
+from floor.runs.cycles import start_cycle
 from tests.fixed_prices import SetPrices
 from tests.valued_floor import MARKET, trade_three_cycles
 
@@ -98,7 +98,7 @@ def test_a_holding_the_cycle_did_not_price_is_valued_at_cost_flagged_and_passes_
 
 
 def test_floor_report_shows_positions_and_flags_a_holding_without_a_price(floor):
-    from floor.reports import account_reports, format_report
+    from floor.portfolio.reports import account_reports, format_report
 
     trade_three_cycles(floor)
     buy(floor, "Ray", "KO", 3, "staples", SetPrices({"KO": "60"}), idempotency_key="r1")

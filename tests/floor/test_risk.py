@@ -12,14 +12,14 @@ import pytest
 from sqlalchemy import func, insert, select, update
 
 from deployments.cli import main
-from floor import ledger
-from floor.activity import read_logs
 from floor.agents.prompts import instructions
 from floor.errors import ConfigurationError, TradeRejected
+from floor.ledger import trades as ledger
+from floor.ledger.risk import NO_POLICY, RiskPolicy, policy_for
+from floor.ledger.risk_book import halt_of, resume
 from floor.market.simulated import SimulatedMarket
-from floor.reports import account_reports, format_report
-from floor.risk import NO_POLICY, RiskPolicy, policy_for
-from floor.risk_book import halt_of, resume
+from floor.portfolio.reports import account_reports, format_report
+from floor.runs.activity import read_logs
 from floor.schema import accounts, positions, snapshots, transactions
 from floor.settings import Settings
 from floor.traders import load_traders

@@ -6,9 +6,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from floor.accounts import reset_accounts
+from floor.ledger.accounts import reset_accounts
+from floor.portfolio.value_history import ValueHistoryCache
 from floor.traders import load_traders
-from floor.value_history import ValueHistoryCache
 from tests.valued_floor import trade_three_cycles, value_at, value_cycle
 
 

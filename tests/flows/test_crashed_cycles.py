@@ -11,7 +11,7 @@ import threading
 import pytest
 from sqlalchemy import select
 
-from floor.cycles import GONE
+from floor.runs.cycles import GONE
 from floor.schema import cycles, turns
 from tests.crashes import kill_hard, spawn, statuses, wait_for, wait_until_owner_gone
 from tests.fakes.openai_server import OpenAIServer, final_answer

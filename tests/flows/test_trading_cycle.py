@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 
 from floor.market.calendar import market_status
 from floor.market.simulated import SimulatedMarket
-from floor.reports import account_reports
+from floor.portfolio.reports import account_reports
 from floor.schema import cycles, snapshots, transactions, turns
 from tests.ledger_checks import assert_books_balance
 

@@ -14,8 +14,8 @@ from mcp.client.stdio import stdio_client
 from mcp.shared.memory import create_connected_server_and_client_session
 from sqlalchemy import select
 
+from floor.market.cache import PriceBook
 from floor.market.simulated import SimulatedMarket
-from floor.price_cache import PriceBook
 from floor.schema import accounts, positions, transactions
 from servers.accounts_server import build_accounts_server
 from servers.binding import TraderBinding

@@ -8,8 +8,8 @@ import anyio
 import pytest
 from mcp.shared.memory import create_connected_server_and_client_session
 
+from floor.market.cache import PriceBook, latest_quotes
 from floor.market.simulated import SimulatedMarket
-from floor.price_cache import PriceBook, latest_quotes
 from servers.binding import TraderBinding
 from servers.market_server import build_market_server
 

@@ -10,10 +10,10 @@ import anyio
 import pytest
 from mcp.shared.memory import create_connected_server_and_client_session
 
-from floor.cycles import start_cycle
 from floor.market import Quote
+from floor.market.cache import PriceBook, store_quotes
 from floor.market.calendar import last_closed_session, sessions_until
-from floor.price_cache import PriceBook, store_quotes
+from floor.runs.cycles import start_cycle
 from servers.binding import TraderBinding
 from servers.market_server import build_market_server
 from tests.fakes.polygon_server import Fault, PolygonServer

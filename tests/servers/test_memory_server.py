@@ -28,8 +28,8 @@ TOOLS = {
 
 
 def bound(engine, trader):
+    from floor.market.cache import PriceBook
     from floor.market.simulated import SimulatedMarket
-    from floor.price_cache import PriceBook
     from servers.binding import TraderBinding
 
     return TraderBinding(trader=trader, engine=engine, prices=PriceBook(engine, SimulatedMarket()))

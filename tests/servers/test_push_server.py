@@ -22,8 +22,8 @@ from tests.fakes.web_server import WebServer
 
 def bound(trader: str):
     """A fixed binding, as ``floor mcp push --trader NAME`` makes (push reads only the name)."""
+    from floor.market.cache import PriceBook
     from floor.market.simulated import SimulatedMarket
-    from floor.price_cache import PriceBook
     from servers.binding import TraderBinding
 
     return TraderBinding(trader=trader, engine=None, prices=PriceBook(None, SimulatedMarket()))

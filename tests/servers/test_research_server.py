@@ -9,8 +9,8 @@ import anyio
 import pytest
 from mcp.shared.memory import create_connected_server_and_client_session
 
+from floor.market.cache import PriceBook
 from floor.market.simulated import SimulatedMarket
-from floor.price_cache import PriceBook
 from floor.settings import Settings
 from servers.binding import TraderBinding
 from servers.research_server import build_research_server

@@ -18,9 +18,9 @@ import pytest
 from mcp.shared.memory import create_connected_server_and_client_session
 from sqlalchemy.exc import IntegrityError
 
-from floor.accounts import get_account
+from floor.ledger.accounts import get_account
+from floor.market.cache import PriceBook
 from floor.market.simulated import SimulatedMarket
-from floor.price_cache import PriceBook
 from floor.tool_access import SERVER_KINDS
 from servers.accounts_server import build_accounts_server
 from servers.binding import TraderBinding

@@ -1,6 +1,6 @@
 """crash hygiene and bounded prices: run owners, a crashed status, fills that name their price
 
-- ``run_owners``: the owner numbers of process leases (see ``floor/leases.py``); ``cycles.owner``
+- ``run_owners``: the owner numbers of process leases (see ``floor/runs/leases.py``); ``cycles.owner``
   and ``turns.owner`` say which lease started a row, so a running row whose owner is gone can be
   marked ``crashed``. Rows from before this migration have no owner: a running one is crashed by
   the next cycle.

@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 
-from floor.cycles import GONE, mark_crashed, spent_since, start_of_day
+from floor.runs.cycles import GONE, mark_crashed, spent_since, start_of_day
 from floor.schema import turns
 from tests.crashes import kill_hard, spawn, wait_for
 from tests.fakes.openai_server import final_answer, tool_call

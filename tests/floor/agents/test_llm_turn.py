@@ -9,11 +9,11 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select, text, update
 
-from floor.activity import read_logs
 from floor.agents.trader_turn import TurnRequest, run_turn
-from floor.cycles import start_cycle
+from floor.market.cache import store_quotes
 from floor.market.simulated import SimulatedMarket
-from floor.price_cache import store_quotes
+from floor.runs.activity import read_logs
+from floor.runs.cycles import start_cycle
 from floor.schema import activity_logs, transactions, turns
 from floor.settings import Settings
 from floor.traders import find_trader, load_traders

@@ -13,11 +13,11 @@ from floor.agents.metering import BudgetExceeded, TurnMeter
 from floor.agents.models import build_model, provider_credentials
 from floor.agents.prompts import market_data_note
 from floor.agents.redaction import MASK, Redactor
-from floor.cycles import start_cycle
 from floor.errors import ConfigurationError
-from floor.ledger import buy, sell
+from floor.ledger.trades import buy, sell
+from floor.market.cache import PriceBook, store_quotes
 from floor.market.simulated import SimulatedMarket
-from floor.price_cache import PriceBook, store_quotes
+from floor.runs.cycles import start_cycle
 from floor.settings import Settings
 from floor.traders import find_trader, load_traders
 

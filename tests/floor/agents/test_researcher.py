@@ -11,14 +11,14 @@ import pytest
 from sqlalchemy import select
 
 from floor import memory, tool_access
-from floor.activity import read_logs
 from floor.agents.models import build_model
 from floor.agents.researcher import ResearcherOnCall, build_researcher, open_researcher
 from floor.agents.tool_servers import ToolPass
 from floor.agents.trader_turn import TurnRequest, run_turn
-from floor.cycles import start_cycle
+from floor.market.cache import store_quotes
 from floor.market.simulated import SimulatedMarket
-from floor.price_cache import store_quotes
+from floor.runs.activity import read_logs
+from floor.runs.cycles import start_cycle
 from floor.schema import accounts, transactions
 from floor.settings import Settings
 from floor.tool_access import SERVER_KINDS

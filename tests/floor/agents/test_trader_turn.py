@@ -6,11 +6,11 @@ from datetime import UTC, datetime
 
 from sqlalchemy import func, select
 
-from floor.activity import read_logs
 from floor.agents.trader_turn import TurnRequest, run_turn
-from floor.cycles import start_cycle
+from floor.market.cache import store_quotes
 from floor.market.simulated import SimulatedMarket
-from floor.price_cache import store_quotes
+from floor.runs.activity import read_logs
+from floor.runs.cycles import start_cycle
 from floor.schema import transactions, turns
 from floor.traders import find_trader, load_traders
 

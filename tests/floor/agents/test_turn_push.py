@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from floor.agents.trader_turn import TurnRequest, run_turn
-from floor.cycles import start_cycle
+from floor.market.cache import store_quotes
 from floor.market.simulated import SimulatedMarket
-from floor.price_cache import store_quotes
+from floor.runs.cycles import start_cycle
 from floor.settings import Settings
 from floor.traders import find_trader, load_traders
 from tests.fakes.openai_server import OpenAIServer, final_answer

@@ -9,13 +9,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from floor.cycles import start_cycle
 from floor.market import Quote
+from floor.market.cache import PriceBook, cycle_quotes
 from floor.market.calendar import last_closed_session, sessions_until
+from floor.market.checks import check_price_batch
+from floor.market.feed import NoPrices, fetch_batch, freshness_floor, use_batch, use_stale
 from floor.market.polygon import MarketDataUnavailable
-from floor.price_cache import PriceBook, cycle_quotes
-from floor.price_checks import check_price_batch
-from floor.price_feed import NoPrices, fetch_batch, freshness_floor, use_batch, use_stale
+from floor.runs.cycles import start_cycle
 from floor.settings import Settings
 from tests.fakes.polygon_server import Fault, PolygonServer
 from tests.floor.market.test_polygon import KEY, market_for

@@ -10,14 +10,14 @@ from decimal import Decimal
 
 from sqlalchemy import func, select, update
 
-from floor import ledger
-from floor.cycles import start_cycle
+from floor.ledger import trades as ledger
+from floor.market.cache import PriceBook, cycle_quotes, prune_prices, store_quotes
 from floor.market.simulated import SimulatedMarket
 from floor.money import buy_fill
-from floor.portfolio import read_accounts
-from floor.price_cache import PriceBook, cycle_quotes, prune_prices, store_quotes
+from floor.portfolio.read_model import read_accounts
+from floor.portfolio.valuation import record_snapshots
+from floor.runs.cycles import start_cycle
 from floor.schema import accounts, prices, snapshots, transactions
-from floor.valuation import record_snapshots
 
 MARKET = SimulatedMarket()
 UNIVERSE = len(MARKET.universe())

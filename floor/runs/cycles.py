@@ -9,12 +9,12 @@ from typing import Literal
 
 from sqlalchemy import Engine, func, insert, select, update
 
-from floor.accounts import get_account
-from floor.leases import owner_gone, process_owner
+from floor.ledger.accounts import get_account
+from floor.runs.leases import owner_gone, process_owner
 from floor.schema import accounts, activity_logs, cycles, turns
 
 # A cycle or turn is `running` while its process works on it; `crashed` when that process went
-# away before finishing it (see floor.leases), or its flow run crashed.
+# away before finishing it (see floor.runs.leases), or its flow run crashed.
 CycleStatus = Literal["running", "completed", "failed", "crashed"]
 TurnStatus = Literal["running", "succeeded", "failed", "skipped", "crashed"]
 

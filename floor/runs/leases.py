@@ -5,7 +5,7 @@ long as the process lives, holding a session-level advisory lock on an owner num
 the ``run_owners`` sequence. Every cycle and turn row it starts carries that number. Postgres
 drops the lock the moment the session ends — the process exited, was killed (``kill -9``, the OOM
 killer) or lost its machine (once TCP gives up on it) — so a ``running`` row whose owner's lock is
-free has no process behind it any more, and :func:`floor.cycles.mark_crashed` says so.
+free has no process behind it any more, and :func:`floor.runs.cycles.mark_crashed` says so.
 
 Why a lock and not "every running cycle but the newest": cycles may overlap (an ad-hoc
 ``floor run`` during a scheduled one, several workers on one pool, a retried run), and a lock

@@ -1,6 +1,6 @@
-"""What the dashboard shows, read from the floor: accounts (the read model, :mod:`floor.portfolio`),
-value histories, the benchmark, the leaderboard, recent cycles and log lines. Reads only; values
-are those ``floor report`` prints.
+"""What the dashboard shows, read from the floor: accounts (the read model,
+:mod:`floor.portfolio.read_model`), value histories, the benchmark, the leaderboard, recent cycles
+and log lines. Reads only; values are those ``floor report`` prints.
 """
 
 from __future__ import annotations
@@ -11,13 +11,13 @@ from datetime import UTC, datetime
 import numpy as np
 from sqlalchemy import Engine, func, select, true
 
-from floor import metrics
-from floor.cycles import CycleStatus, Usage, usage_by_trader
+from floor.ledger.risk_book import RiskState, risk_states
 from floor.money import INITIAL_CASH
-from floor.portfolio import AccountView, read_accounts
-from floor.risk_book import RiskState, risk_states
+from floor.portfolio import metrics
+from floor.portfolio.read_model import AccountView, read_accounts
+from floor.portfolio.value_history import BENCHMARK_SYMBOL, EMPTY_HISTORY, ValueHistory, ValueHistoryCache
+from floor.runs.cycles import CycleStatus, Usage, usage_by_trader
 from floor.schema import accounts, activity_logs, cycles
-from floor.value_history import BENCHMARK_SYMBOL, EMPTY_HISTORY, ValueHistory, ValueHistoryCache
 
 MARKED_TRADES = 100  # the newest trades of each trader the value charts mark
 

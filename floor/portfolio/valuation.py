@@ -1,6 +1,6 @@
 """Snapshots of what each portfolio was worth, one per trader per cycle, and their rows for checks.
 
-The figures come from the read model (:func:`floor.portfolio.read_accounts` at the cycle's prices);
+The figures come from the read model (:func:`floor.portfolio.read_model.read_accounts` at the cycle's prices);
 this module only stores them and reads them back.
 """
 
@@ -12,7 +12,7 @@ from decimal import Decimal
 from sqlalchemy import Engine, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-from floor.portfolio import AccountView
+from floor.portfolio.read_model import AccountView
 from floor.schema import accounts, positions, snapshots
 
 

@@ -1,6 +1,6 @@
 """Prices cached in Postgres with their source and as-of time, and the price book trades fill from.
 
-A cycle gets one batch of prices for the whole universe (:mod:`floor.price_feed`) and stores it
+A cycle gets one batch of prices for the whole universe (:mod:`floor.market.feed`) and stores it
 under the cycle's id; every price a trader looks up during that cycle, and every fill, comes from
 that cache. A remote market (Polygon) is never asked from here: outside a cycle the book reads the
 newest cached price. Outside a cycle the simulated market is asked for a whole batch at most once
@@ -22,7 +22,7 @@ from sqlalchemy.dialects.postgresql import array
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from floor.errors import TradeRejected
-from floor.ledger import normalize_symbol
+from floor.ledger.trades import normalize_symbol
 from floor.market import DailyClose, MarketData, Quote, RemoteMarket
 from floor.schema import daily_closes, prices, transactions
 

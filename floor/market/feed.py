@@ -1,7 +1,7 @@
 """One batch of prices per cycle: the cache first, else one upstream fetch; stale, never invented.
 
 The cycle (1) gets a batch: the newest cached one when it is current enough for the plan, or
-one fetch from the market; (2) checks a fetched batch (:mod:`floor.price_checks`); (3) stores
+one fetch from the market; (2) checks a fetched batch (:mod:`floor.market.checks`); (3) stores
 the batch under the cycle, or, when fetching or checking failed, the last good cached prices
 marked stale. With no price at all it raises :class:`NoPrices` and nothing is traded.
 """
@@ -16,7 +16,7 @@ from sqlalchemy import Engine
 
 from floor.errors import FloorError
 from floor.market import MarketData, Quote, RemoteMarket
-from floor.price_cache import closes_before, latest_batch, latest_quotes, store_quotes
+from floor.market.cache import closes_before, latest_batch, latest_quotes, store_quotes
 from floor.settings import Settings
 
 # The jump check compares with the previous close, so a cached price counts as one only if it is

@@ -2,7 +2,7 @@
 
 A :class:`RiskPolicy` is declared floor-wide in settings (``RISK_*``) and per trader in the traders
 file (a ``[trader.risk]`` table). The ledger checks an order against it inside the trade's own
-transaction, on the rows it holds locked (see :mod:`floor.risk_book`), so neither a prompt nor a
+transaction, on the rows it holds locked (see :mod:`floor.ledger.risk_book`), so neither a prompt nor a
 race of concurrent orders can pass a limit. This module holds the policy and the rules themselves:
 pure functions of an order and the account's book at that moment.
 
@@ -122,7 +122,7 @@ def policy_for(profile: TraderProfile | None, settings: Settings) -> RiskPolicy:
 def parse_universe(value: object, where: str) -> frozenset[str] | None:
     """A set of normalised tickers from a comma-separated string or a list; ``None`` if unset."""
     from floor.errors import TradeRejected
-    from floor.ledger import normalize_symbol  # here, not at the top: the ledger imports this module
+    from floor.ledger.trades import normalize_symbol  # here, not at the top: the ledger imports this module
 
     if value is None:
         return None

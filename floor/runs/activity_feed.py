@@ -33,7 +33,7 @@ _USAGE = re.compile(r" \[\d+ in / \d+ out tokens(, \$[\d.]+)?\]$")
 
 
 class Entry(Protocol):
-    """A log entry as :mod:`floor.activity` and :mod:`floor.portfolio_views` return them."""
+    """A log entry as :mod:`floor.runs.activity` and :mod:`floor.portfolio.views` return them."""
 
     id: int
     created_at: datetime

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from floor.cycles import TurnOutcome
 from floor.money import cents
-from floor.portfolio import AccountView
+from floor.portfolio.read_model import AccountView
+from floor.runs.cycles import TurnOutcome
 
 
 def leaderboard_rows(views: list[AccountView], outcomes: dict[str, TurnOutcome]) -> list[dict]:

@@ -8,8 +8,8 @@ from datetime import datetime
 from sqlalchemy import Engine, insert, select
 from sqlalchemy.exc import IntegrityError
 
-from floor.accounts import get_account
 from floor.database import autocommit
+from floor.ledger.accounts import get_account
 from floor.schema import LOG_TYPES, accounts, activity_logs
 
 MAX_MESSAGE_LENGTH = 4000

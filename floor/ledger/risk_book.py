@@ -15,8 +15,18 @@ from decimal import Decimal
 
 from sqlalchemy import Connection, Engine, func, insert, select, true, update
 
-from floor.accounts import Account, get_account
-from floor.risk import Book, Breach, Halt, Order, RiskPolicy, at_cost_note, check, drawdown_pct, halt_reason
+from floor.ledger.accounts import Account, get_account
+from floor.ledger.risk import (
+    Book,
+    Breach,
+    Halt,
+    Order,
+    RiskPolicy,
+    at_cost_note,
+    check,
+    drawdown_pct,
+    halt_reason,
+)
 from floor.schema import accounts, activity_logs, positions, snapshots, transactions
 
 TRADING_TIMEZONE = "America/New_York"

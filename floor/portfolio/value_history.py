@@ -16,8 +16,8 @@ from decimal import Decimal
 import numpy as np
 from sqlalchemy import Connection, Engine, Float, func, select
 
-from floor.metrics import buy_and_hold
 from floor.money import INITIAL_CASH
+from floor.portfolio.metrics import buy_and_hold
 from floor.schema import accounts, prices, snapshots
 
 BENCHMARK_SYMBOL = "SPY"

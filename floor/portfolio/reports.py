@@ -7,13 +7,13 @@ from datetime import datetime
 
 from sqlalchemy import Engine
 
-from floor.accounts import list_accounts
-from floor.cycles import Usage, recent_turns, start_of_day, usage_by_trader
+from floor.ledger.accounts import list_accounts
+from floor.ledger.risk import RiskPolicy
+from floor.ledger.risk_book import fired_limits, halt_of
 from floor.market.calendar import NEW_YORK
 from floor.money import MINUS, format_money
-from floor.portfolio import account_json, read_accounts, transaction_json
-from floor.risk import RiskPolicy
-from floor.risk_book import fired_limits, halt_of
+from floor.portfolio.read_model import account_json, read_accounts, transaction_json
+from floor.runs.cycles import Usage, recent_turns, start_of_day, usage_by_trader
 
 
 def account_reports(
@@ -25,7 +25,7 @@ def account_reports(
 ) -> list[dict]:
     """One report per account (or only ``name``'s), as the JSON ``floor report --json`` prints.
 
-    The figures are the read model's (:func:`floor.portfolio.read_accounts`): holdings at the
+    The figures are the read model's (:func:`floor.portfolio.read_model.read_accounts`): holdings at the
     newest cached price of ``source`` (the configured market's name), never a market request; a
     holding with no cached price is valued at cost and listed under ``unpriced``. Every
     transaction is included. ``policies`` (trader name -> risk policy) adds each trader's limits to

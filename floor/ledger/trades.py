@@ -6,8 +6,8 @@ and shares >= 0; every trade carries an idempotency key unique per account, so a
 returns the first result and writes nothing. Rejections raise :class:`TradeRejected` with a
 reason the agent can read, and change nothing.
 
-With a :class:`~floor.risk.RiskPolicy`, the order is also checked against its limits inside the
-same transaction, on the locked rows (see :mod:`floor.risk_book`). A refusal by a limit changes
+With a :class:`~floor.ledger.risk.RiskPolicy`, the order is also checked against its limits inside the
+same transaction, on the locked rows (see :mod:`floor.ledger.risk_book`). A refusal by a limit changes
 no cash, position or transaction; it writes only its ``account`` log entry (and a drawdown halt
 when one starts).
 """
@@ -22,12 +22,12 @@ from typing import Protocol
 from sqlalchemy import Engine, delete, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-from floor.accounts import get_account
 from floor.errors import TradeRejected, shown
+from floor.ledger.accounts import get_account
+from floor.ledger.risk import Breach, Order, RiskPolicy
+from floor.ledger.risk_book import check_order
 from floor.market import Quote
 from floor.money import buy_fill, cents, format_money, sell_fill
-from floor.risk import Breach, Order, RiskPolicy
-from floor.risk_book import check_order
 from floor.schema import accounts, activity_logs, positions, transactions
 
 MAX_SHARES_PER_ORDER = 1_000_000

@@ -25,9 +25,9 @@ from typing import Literal
 
 from sqlalchemy import Connection, Engine, Integer, func, select, true
 
-from floor.metrics import WinRate
+from floor.market.cache import read_cycle_quotes, read_latest_quotes
 from floor.money import cents
-from floor.price_cache import read_cycle_quotes, read_latest_quotes
+from floor.portfolio.metrics import WinRate
 from floor.schema import accounts, positions, transactions
 
 RECENT_TRANSACTIONS = 10
