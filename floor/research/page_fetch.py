@@ -176,7 +176,10 @@ class PinnedHost:
 def pin_host(url: str, *, allow_private: bool, resolver: Resolver = system_resolver) -> PinnedHost:
     """Resolve the host of ``url`` once and check every address; raise FetchRefused if any is not public
     (unless ``allow_private``)."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)  # raises on a malformed IPv6 host, e.g. "http://["
+    except ValueError as exc:
+        raise FetchRefused("the URL is not valid") from exc
     if parts.scheme.lower() not in ("http", "https"):
         raise FetchRefused(f"only http and https URLs can be fetched, not {parts.scheme or 'a bare path'!r}")
     if not parts.hostname:
@@ -263,7 +266,10 @@ def fetch_page(
             try:
                 with client.stream("GET", current) as response:
                     if response.is_redirect and response.headers.get("location"):
-                        current = urljoin(current, response.headers["location"])
+                        try:
+                            current = urljoin(current, response.headers["location"])
+                        except ValueError as exc:
+                            raise FetchRefused("the page redirected to an address that is not valid") from exc
                         continue
                     body, truncated_body = _read_capped(response, max_bytes, deadline, timeout)
                     return _page(url, current, response, body, truncated_body, max_chars)

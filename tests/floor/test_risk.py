@@ -246,6 +246,10 @@ def test_concurrent_buys_never_pass_the_position_cap(floor):
     assert held == (("AAPL", 20, Decimal("2004.00")),)
     refusals = [e for e in read_logs(floor, "Warren") if e.message.startswith("Risk limit max_position_pct:")]
     assert len(refusals) == 18
+    print(
+        f"\nrisk race: 20 buys of 10 AAPL on 10 threads under a 25% position cap: {filled} filled, "
+        f"{len(refusals)} refused; the cap held"
+    )
 
 
 def test_concurrent_orders_of_one_turn_never_pass_the_per_turn_limit(floor):
@@ -262,6 +266,10 @@ def test_concurrent_orders_of_one_turn_never_pass_the_per_turn_limit(floor):
         filled = sum(pool.map(order, range(20)))
     assert filled == 3 == len(state(floor)[2])
     assert buy(floor, "KO", 1, "other-turn", policy, turn_key="next-turn").quantity == 1
+    print(
+        f"\nrisk race: 20 orders of one turn on 10 threads under a limit of 3 per turn: {filled} filled, "
+        f"{20 - filled} refused; the limit held"
+    )
 
 
 def test_a_repeated_key_replays_even_past_a_limit(floor):

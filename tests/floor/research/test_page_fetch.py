@@ -254,3 +254,20 @@ def test_tls_gets_the_host_name_while_the_connection_goes_to_the_pinned_address(
     finally:
         server.shutdown()
         server.server_close()
+
+
+@pytest.mark.parametrize("url", ["http://[", "gopher://]x", "https://[::1/", "http://[not-an-address]/"])
+def test_a_malformed_url_is_refused_not_raised(url):
+    with pytest.raises(FetchRefused, match="not valid"):
+        fetch_page(url, max_chars=1000, timeout=5, resolver=ScriptedResolver([PUBLIC]))
+
+
+def test_a_redirect_to_a_malformed_address_is_refused(web, routed):
+    web.redirect("/bad-hop", "http://[")
+    with pytest.raises(FetchRefused, match="redirected to an address that is not valid"):
+        fetch_page(
+            f"http://outside.example:{web.port}/bad-hop",
+            max_chars=1000,
+            timeout=5,
+            resolver=ScriptedResolver([PUBLIC]),
+        )
