@@ -25,8 +25,8 @@ from hypothesis import strategies as st
 from mcp.shared.memory import create_connected_server_and_client_session
 from sqlalchemy import text
 
-from floor.accounts import reset_accounts
-from floor.risk import RiskPolicy
+from floor.ledger.accounts import reset_accounts
+from floor.ledger.risk import RiskPolicy
 from floor.traders import load_traders
 from servers.launch import build_server
 from tests.servers.test_accounts_server import assert_ledger_identity

@@ -21,10 +21,10 @@ import pytest
 from sqlalchemy import select
 
 from floor.agents.trader_turn import TurnRequest, run_turn
-from floor.cycles import finish_cycle, start_cycle
+from floor.ledger.risk import policy_for
+from floor.market.cache import store_quotes
 from floor.market.simulated import SimulatedMarket
-from floor.price_cache import store_quotes
-from floor.risk import policy_for
+from floor.runs.cycles import finish_cycle, start_cycle
 from floor.schema import accounts, prices, transactions
 from floor.traders import find_trader, load_traders
 from tests.fakes.openai_server import OpenAIServer, final_answer, tool_call, tool_calls
