@@ -40,6 +40,13 @@ def served(reader, database_url):
 
 @pytest.fixture
 def browser():
+    driver = chromium(1600, 1500)
+    yield driver
+    driver.quit()
+
+
+def chromium(width: int, height: int):
+    """Headless Chromium with a ``width`` x ``height`` viewport (a phone's below 600 px)."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
@@ -52,13 +59,18 @@ def browser():
         "--disable-background-networking",
         "--disable-component-update",
         "--no-first-run",
-        "--window-size=1600,1500",
+        "--hide-scrollbars",
+        f"--window-size={width},{height}",
     ):
         options.add_argument(flag)
     # An explicit driver path: selenium-manager never runs, nothing is downloaded.
     driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
-    yield driver
-    driver.quit()
+    # A headless window is at least 500 px wide; the viewport of a phone is set by emulation.
+    driver.execute_cdp_cmd(
+        "Emulation.setDeviceMetricsOverride",
+        {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": width < 600},
+    )
+    return driver
 
 
 def wait_for(condition, timeout: float = 15.0, what: str = "the page"):
@@ -102,7 +114,10 @@ def test_page_shows_every_trader_with_value_chart_log_and_leaderboard(
     assert titles == ["Warren Patience", "George Bold", "Ray Systematic", "Cathie Crypto"]
     warren = browser.find_element(By.CSS_SELECTOR, '.trader[data-trader="Warren"]')
     assert "gain" in warren.find_element(By.CSS_SELECTOR, ".pnl").get_attribute("class")
-    assert warren.find_elements(By.CSS_SELECTOR, ".js-plotly-plot .scatterlayer .trace")  # its value chart
+    # its value chart, drawn by Plotly after Dash renders the figure
+    wait_for(
+        lambda: warren.find_elements(By.CSS_SELECTOR, ".js-plotly-plot .scatterlayer .trace"), what="a chart"
+    )
     # The fill of a moment ago waits a few seconds for a step that might have ordered it, then shows.
     lines = wait_for(
         lambda: len(found := warren.find_elements(By.CSS_SELECTOR, ".log .log-line")) == 5 and found,
@@ -115,7 +130,13 @@ def test_page_shows_every_trader_with_value_chart_log_and_leaderboard(
 
     board = browser.find_element(By.ID, "leaderboard").text
     assert "SPY buy & hold" in board and "Sharpe" in board and "Warren Patience" in board
-    comparison = browser.find_elements(By.CSS_SELECTOR, "#comparison .scatterlayer .trace")
+    comparison = wait_for(
+        lambda: (
+            len(found := browser.find_elements(By.CSS_SELECTOR, "#comparison .scatterlayer .trace")) == 5
+            and found
+        ),
+        what="the comparison chart",
+    )
     assert len(comparison) == 5  # four traders and the benchmark
     links = [a.get_attribute("href") for a in browser.find_elements(By.CSS_SELECTOR, "#cycles a")]
     assert links and all(h.startswith("http://127.0.0.1:4200/runs/flow-run/") for h in links)

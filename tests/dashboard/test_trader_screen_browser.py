@@ -20,7 +20,7 @@ from floor.portfolio.read_model import read_accounts
 from floor.runs.activity import write_logs
 from floor.schema import transactions
 from floor.settings import Settings
-from tests.dashboard.test_browser import CHROMEDRIVER, CHROMIUM, wait_for
+from tests.dashboard.test_browser import CHROMEDRIVER, CHROMIUM, chromium, wait_for
 from tests.valued_floor import MARKET
 
 SCREENS = Path("/tmp/screens")
@@ -104,32 +104,6 @@ def served(reader, traded_floor, database_url):
     server = DashboardServer(app, "127.0.0.1", 0).start()
     yield server
     server.stop()
-
-
-def chromium(width: int, height: int):
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in (
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--no-first-run",
-        "--hide-scrollbars",
-        f"--window-size={width},{height}",
-    ):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
-    # A headless window is at least 500 px wide; the viewport of a phone is set by emulation.
-    driver.execute_cdp_cmd(
-        "Emulation.setDeviceMetricsOverride",
-        {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": width < 600},
-    )
-    return driver
 
 
 def expected_rows(engine) -> dict[str, list[list[str]]]:
