@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -19,17 +20,33 @@ REPO = Path(__file__).parents[1]
 T = TypeVar("T")
 
 
-def spawn(args: list[str], env: dict[str, str] | None = None) -> subprocess.Popen:
-    """``python args…`` from the repository root, with this process's environment (and ``env``)."""
+def spawn(
+    args: list[str], env: dict[str, str] | None = None, *, read_stdout: bool = False
+) -> subprocess.Popen:
+    """``python args…`` from the repository root, with this process's environment (and ``env``).
+
+    Its stderr goes to a temporary file and its stdout nowhere (``read_stdout``: to a pipe the
+    caller reads): a pipe nobody reads fills up, and a chatty process then blocks on its next write.
+    """
     environment = {**os.environ, "PYTHONPATH": str(REPO), **(env or {})}
-    return subprocess.Popen(
+    errors = tempfile.TemporaryFile(mode="w+")
+    process = subprocess.Popen(
         [sys.executable, *args],
         cwd=REPO,
         env=environment,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        stdout=subprocess.PIPE if read_stdout else subprocess.DEVNULL,
+        stderr=errors,
         text=True,
     )
+    process.errors = errors  # type: ignore[attr-defined]
+    return process
+
+
+def error_output(process: subprocess.Popen) -> str:
+    """The end of what a process spawned here wrote to stderr."""
+    errors = process.errors  # type: ignore[attr-defined]
+    errors.seek(0)
+    return errors.read()[-3000:]
 
 
 def wait_for(check: Callable[[], T], what: str, process: subprocess.Popen | None = None, timeout=120.0) -> T:
@@ -40,9 +57,10 @@ def wait_for(check: Callable[[], T], what: str, process: subprocess.Popen | None
         if found:
             return found
         if process is not None and process.poll() is not None:
-            raise AssertionError(f"the process ended before {what}: {process.stderr.read()[-3000:]}")
+            raise AssertionError(f"the process ended before {what}: {error_output(process)}")
         if time.monotonic() > deadline:
-            raise AssertionError(f"{what} did not happen within {timeout:.0f} s")
+            said = f"; its stderr: {error_output(process)}" if process is not None else ""
+            raise AssertionError(f"{what} did not happen within {timeout:.0f} s{said}")
         time.sleep(0.1)
 
 

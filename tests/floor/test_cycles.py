@@ -43,7 +43,7 @@ time.sleep(600)
 
 
 def start_and_kill(database_url: str) -> tuple[int, int]:
-    worker = spawn(["-c", STARTS_AND_WORKS], {"DATABASE_URL": database_url})
+    worker = spawn(["-c", STARTS_AND_WORKS], {"DATABASE_URL": database_url}, read_stdout=True)
     try:
         cycle_id, turn_id = map(int, worker.stdout.readline().split())
     finally:

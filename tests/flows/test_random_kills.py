@@ -48,7 +48,12 @@ def run_and_kill_at(engine, prefect_api: str, progress: int) -> tuple[int, bool]
             worker,
             timeout=180,
         )
-        wait_for(lambda: worker.poll() is not None or entries_of(engine, cycle_id) >= progress, "progress")
+        wait_for(
+            lambda: worker.poll() is not None or entries_of(engine, cycle_id) >= progress,
+            f"{progress} entries of cycle {cycle_id}",
+            worker,
+            timeout=300,  # a loaded CI machine; a cycle that ends sooner ends the wait
+        )
     finally:
         killed = worker.poll() is None
         if killed:
