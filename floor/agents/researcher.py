@@ -13,6 +13,7 @@ from contextlib import ExitStack, contextmanager
 
 from smolagents import Model, ToolCallingAgent
 
+from floor.agents.tool_calling import FloorToolCallingAgent
 from floor.agents.tool_servers import ToolPass, open_tools
 from floor.settings import Settings
 
@@ -86,7 +87,7 @@ def build_researcher(
         from smolagents.memory import ActionStep, FinalAnswerStep, PlanningStep
 
         callbacks = {ActionStep: step_callback, FinalAnswerStep: step_callback, PlanningStep: step_callback}
-    agent = ToolCallingAgent(
+    agent = FloorToolCallingAgent(
         tools=tools,
         model=model,
         name=RESEARCHER_NAME,

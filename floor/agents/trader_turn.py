@@ -222,7 +222,9 @@ def _play(context: TurnContext, kind: str) -> TurnOutcome:
 
 
 def _run_agent(context: TurnContext, kind: str, model: Any, access: ToolPass, kinds: frozenset[str]):
-    from smolagents import LogLevel, ToolCallingAgent
+    from smolagents import LogLevel
+
+    from floor.agents.tool_calling import FloorToolCallingAgent
     from smolagents.memory import ActionStep, FinalAnswerStep, PlanningStep
 
     engine, settings, request = context.engine, context.settings, context.request
@@ -233,7 +235,7 @@ def _run_agent(context: TurnContext, kind: str, model: Any, access: ToolPass, ki
     tracer = context.tracer
     with ExitStack() as stack:
         tools = stack.enter_context(open_tools(access, [k for k in TURN_SERVER_KINDS if k in kinds]))
-        agent = ToolCallingAgent(
+        agent = FloorToolCallingAgent(
             tools=tools,
             model=model,
             managed_agents=managed_agents(context, access, kinds, stack) or None,

@@ -47,11 +47,9 @@ def write_logs(
     try:
         # One statement, its own transaction: a turn writes a few entries per step.
         with autocommit(engine).connect() as conn:
-            conn.execute(
-                insert(activity_logs).values(
-                    [{**row, "account_id": account_id, "cycle_id": cycle_id} for row in rows]
-                )
-            )
+            # executemany: psycopg sends it as one INSERT, and its compiled form is cached (a
+            # multi-row VALUES list is compiled anew for each new number of rows).
+            conn.execute(insert(activity_logs).values(account_id=account_id, cycle_id=cycle_id), rows)
     except IntegrityError:
         with engine.connect() as conn:
             get_account(conn, trader)  # the floor's clear error for an unknown trader

@@ -72,7 +72,10 @@ def add_turn_usage(
     """Add one model call's tokens and dollars to its turn, as the call completes.
 
     Written call by call, not at the end, so the daily budget counts a turn that never ends.
+    A call that used and cost nothing (the offline models) changes nothing and writes nothing.
     """
+    if not (input_tokens or output_tokens or cost):
+        return
     with engine.begin() as conn:
         conn.execute(
             update(turns)
