@@ -223,9 +223,9 @@ def _play(context: TurnContext, kind: str) -> TurnOutcome:
 
 def _run_agent(context: TurnContext, kind: str, model: Any, access: ToolPass, kinds: frozenset[str]):
     from smolagents import LogLevel
+    from smolagents.memory import ActionStep, FinalAnswerStep, PlanningStep
 
     from floor.agents.tool_calling import FloorToolCallingAgent
-    from smolagents.memory import ActionStep, FinalAnswerStep, PlanningStep
 
     engine, settings, request = context.engine, context.settings, context.request
     profile = request.profile
