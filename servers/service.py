@@ -154,8 +154,16 @@ def bind_socket(host: str, port: int) -> socket.socket:
 def _uvicorn_server(app: Starlette):
     import uvicorn
 
+    # log_config=None: uvicorn's own logging setup is a dictConfig, which closes every handler of
+    # the process. Inside a flow run that flushes Prefect's API log handler while holding the
+    # logging lock its worker needs: the process hangs for good. Its loggers propagate instead.
     config = uvicorn.Config(
-        app, log_level="warning", access_log=False, lifespan="on", timeout_graceful_shutdown=3
+        app,
+        log_level="warning",
+        log_config=None,
+        access_log=False,
+        lifespan="on",
+        timeout_graceful_shutdown=3,
     )
     return uvicorn.Server(config)
 

@@ -228,3 +228,35 @@ def test_a_reused_row_id_never_hands_one_traders_binding_to_another(floor, tool_
     george = token_for(floor, "George")  # the same row id Warren's token had
     _, (balance,) = anyio.run(session_calls, tool_service, "accounts", george, ("get_balance", {}))
     assert json.loads(balance.content[0].text)["trader"] == "George"
+
+
+def test_starting_the_service_leaves_the_process_logging_alone(floor, settings):
+    """uvicorn's own logging setup closes every handler of the process; inside a flow run that
+    flushed Prefect's API log handler under the logging lock its worker needed, and the cycle hung."""
+    import logging
+
+    from floor.market.factory import build_market
+    from servers.service import ToolServiceThread, build_tool_app
+
+    class Watched(logging.Handler):
+        closed = flushed = False
+
+        def emit(self, record):
+            pass
+
+        def flush(self):
+            self.flushed = True
+
+        def close(self):
+            self.closed = True
+            super().close()
+
+    watched = Watched()
+    logging.getLogger().addHandler(watched)
+    try:
+        with ToolServiceThread(build_tool_app(settings, floor, build_market(settings))):
+            pass
+        assert not watched.closed and not watched.flushed
+        assert watched in logging.getLogger().handlers
+    finally:
+        logging.getLogger().removeHandler(watched)
