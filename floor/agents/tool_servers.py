@@ -4,20 +4,32 @@ A turn holds one bearer token (:mod:`floor.tool_access`) and opens one session p
 it needs, at ``<service>/mcp/<kind>/``; the service, not any argument, decides from the token
 whose account and which turn the tools act for. The researcher's servers are opened the same
 way, with the same token, on its first call.
+
+Every session of the process lives on one event loop, on a thread of its own
+(:func:`_client_loop`): a turn's sessions open side by side, each lists its tools once, and a
+tool call is one hand-off from the agent's thread to that loop and back. The MCP SDK's
+``ClientSession`` speaks the protocol; mcpadapt's smolagents adapter turns each listed tool into
+a smolagents ``Tool``, as smolagents' own ``MCPClient`` does (which instead starts a loop thread
+per turn, opens its sessions one after another, lists every server's tools twice, and waits for a
+call without a limit).
 """
 
 from __future__ import annotations
 
+import asyncio
 import concurrent.futures
 import functools
+import os
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
 from floor.errors import FloorError
+
+CONNECT_TIMEOUT_SECONDS = 30.0
 
 
 class ToolServiceUnavailable(FloorError):
@@ -42,19 +54,8 @@ class ToolPass:
     service: ToolService
     token: str
 
-    def parameters(self, kinds: Sequence[str]) -> list[dict]:
-        """smolagents ``MCPClient`` server parameters for ``kinds``."""
-        headers = {"Authorization": f"Bearer {self.token}"}
-        return [
-            {
-                "url": self.service.endpoint(kind),
-                "transport": "streamable-http",
-                "headers": headers,
-                "timeout": self.service.call_timeout_seconds,
-                "httpx_client_factory": _http_client,
-            }
-            for kind in kinds
-        ]
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
 
 
 @functools.cache
@@ -65,96 +66,218 @@ def _tls_context():
     return httpx.create_ssl_context()
 
 
-def _http_client(headers=None, timeout=None, auth=None):
-    """The MCP SDK's HTTP client, sharing one TLS context (same defaults: 30 s, 300 s to read)."""
-    import httpx
+_loops: dict[int, asyncio.AbstractEventLoop] = {}
+_loops_lock = threading.Lock()
 
-    return httpx.AsyncClient(
-        headers=headers,
-        timeout=timeout or httpx.Timeout(30.0, read=300.0),
-        auth=auth,
-        verify=_tls_context(),
+
+def _client_loop() -> asyncio.AbstractEventLoop:
+    """The event loop every MCP session of this process runs on, started on first use.
+
+    Keyed by process id: a forked child starts its own (its parent's thread is not in it).
+    """
+    with _loops_lock:
+        loop = _loops.get(os.getpid())
+        if loop is None or loop.is_closed():
+            loop = asyncio.new_event_loop()
+            running = threading.Event()
+            loop.call_soon(running.set)
+            threading.Thread(target=loop.run_forever, name="tool-client", daemon=True).start()
+            running.wait()
+            _loops[os.getpid()] = loop
+        return loop
+
+
+@dataclass
+class _Session:
+    """One open MCP session, held open by a task of its own on the client loop."""
+
+    kind: str
+    session: Any = None
+    tools: list = field(default_factory=list)
+    closed: asyncio.Event = field(default_factory=asyncio.Event)
+    ended: asyncio.Event = field(default_factory=asyncio.Event)
+    failure: BaseException | None = None
+
+
+async def _hold(kind: str, url: str, access: ToolPass, ready: asyncio.Future) -> None:
+    """Open a session at ``url``, list its tools, hand it over through ``ready``, keep it until closed.
+
+    Its own task, because the SDK's transport must be entered and left in the same task.
+    """
+    import httpx
+    from mcp import ClientSession
+    from mcp.client.streamable_http import streamable_http_client
+
+    held = _Session(kind)
+    timeout = access.service.call_timeout_seconds
+    client = httpx.AsyncClient(
+        headers=access.headers(), timeout=httpx.Timeout(30.0, read=timeout), verify=_tls_context()
     )
+    try:
+        async with client, streamable_http_client(url, http_client=client) as (read, write, _):
+            async with ClientSession(read, write, read_timeout_seconds=timedelta(seconds=timeout)) as session:
+                await session.initialize()
+                held.session, held.tools = session, (await session.list_tools()).tools
+                if ready.done():  # the turn stopped waiting (another kind failed, or it took too long)
+                    return
+                ready.set_result(held)
+                await held.closed.wait()
+    except Exception as exc:  # noqa: BLE001 - told to the turn, through ready or its next call
+        held.failure = exc
+        if not ready.done():
+            ready.set_exception(exc)
+    except BaseException:
+        if not ready.done():
+            ready.cancel()
+        raise
+    finally:
+        held.ended.set()
+
+
+async def _open(access: ToolPass, kinds: Sequence[str]) -> list[_Session]:
+    """Every kind's session, opened side by side; none stays open if one fails."""
+    loop = asyncio.get_running_loop()
+    readies = [loop.create_future() for _ in kinds]
+    tasks = [
+        loop.create_task(_hold(kind, access.service.endpoint(kind), access, ready))
+        for kind, ready in zip(kinds, readies, strict=True)
+    ]
+    try:
+        async with asyncio.timeout(CONNECT_TIMEOUT_SECONDS):
+            return list(await asyncio.gather(*readies))
+    except BaseException:
+        for ready in readies:
+            if ready.done() and not ready.cancelled() and ready.exception() is None:
+                ready.result().closed.set()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
+
+
+async def _close(sessions: Sequence[_Session]) -> None:
+    for held in sessions:
+        held.closed.set()
+    try:
+        async with asyncio.timeout(10):
+            await asyncio.gather(*(held.ended.wait() for held in sessions))
+    except TimeoutError:
+        pass  # a service that stopped answering: its daemon tasks go with the process
 
 
 @contextmanager
 def open_tools(access: ToolPass, kinds: Sequence[str]) -> Iterator[list]:
     """The tools of the ``kinds`` servers for ``access``'s turn; the sessions close with the block."""
-    from smolagents import MCPClient
-
+    loop = _client_loop()
     try:
-        client = MCPClient(
-            access.parameters(kinds),
-            # a timedelta: smolagents silently ignores an int here
-            adapter_kwargs={
-                "client_session_timeout_seconds": timedelta(seconds=access.service.call_timeout_seconds),
-                "connect_timeout": 30,
-            },
-            structured_output=False,
-        )
-    except Exception as exc:  # noqa: BLE001 - mcpadapt raises bare exceptions from its connect thread
+        sessions = asyncio.run_coroutine_threadsafe(_open(access, list(kinds)), loop).result()
+    except Exception as exc:  # noqa: BLE001 - any failure to connect says the same thing
         raise ToolServiceUnavailable(
             f"the tool service at {access.service.url} did not answer: {_reason(exc)}"
         ) from exc
     try:
-        yield [_bounded(tool, client, access.service) for tool in client.get_tools()]
+        yield [_tool(held, tool, access.service, loop) for held in sessions for tool in held.tools]
     finally:
-        client.disconnect()
+        asyncio.run_coroutine_threadsafe(_close(sessions), loop).result()
 
 
-def _in_daemon_thread(fn: Any, *args: Any, **kwargs: Any) -> concurrent.futures.Future:
-    """Run ``fn`` on a daemon thread: a call stuck for good must not hold up the process's exit
-    (an executor's worker threads are joined at exit)."""
-    future: concurrent.futures.Future = concurrent.futures.Future()
+@functools.cache
+def _adapter():
+    from mcpadapt.smolagents_adapter import SmolAgentsAdapter
 
-    def run() -> None:
-        if not future.set_running_or_notify_cancel():
-            return
-        try:
-            future.set_result(fn(*args, **kwargs))
-        except BaseException as exc:  # noqa: BLE001 - handed to the waiting caller
-            future.set_exception(exc)
-
-    threading.Thread(target=run, name="tool-call", daemon=True).start()
-    return future
+    return SmolAgentsAdapter(structured_output=False)
 
 
-def _bounded(tool: Any, client: Any, service: ToolService) -> Any:
-    """``tool`` with every call bounded in time, failing fast once the connection is gone.
+def _tool(held: _Session, tool: Any, service: ToolService, loop: asyncio.AbstractEventLoop) -> Any:
+    """``tool`` of ``held``'s session as a smolagents tool, every call bounded in time.
 
-    mcpadapt runs the sessions on an event loop of its own and waits for each call without a
-    limit: if that loop stopped (the service went away mid-turn), a call would wait for ever.
-    The session's own timeout covers a slow service; this covers a dead connection.
+    The session's own read timeout covers a slow service; the wait here covers a loop or a
+    connection that will never answer, and a session already lost fails at once.
     """
-    forward = tool.forward
     limit = service.call_timeout_seconds + 5
 
-    def bounded_forward(*args: Any, **kwargs: Any) -> Any:
-        if not _connected(client):
-            raise ToolServiceUnavailable(f"the connection to the tool service at {service.url} was lost")
-        pending = _in_daemon_thread(forward, *args, **kwargs)
+    def call(arguments: dict | None) -> Any:
+        if held.ended.is_set():
+            raise ToolServiceUnavailable(
+                f"the connection to the tool service at {service.url} was lost"
+                + (f" ({_reason(held.failure)})" if held.failure else "")
+            )
+        pending = asyncio.run_coroutine_threadsafe(_call(held, tool.name, arguments), loop)
         try:
             return pending.result(timeout=limit)
         except concurrent.futures.TimeoutError:
+            pending.cancel()
             raise ToolServiceUnavailable(
                 f"the tool service at {service.url} did not answer within {limit:.0f} s"
             ) from None
-        except concurrent.futures.CancelledError:
+        except _SessionLost:
             raise ToolServiceUnavailable(
                 f"the connection to the tool service at {service.url} was lost mid-call"
-            ) from None
+                + (f" ({_reason(held.failure)})" if held.failure else "")
+            ) from held.failure
+        except Exception as exc:
+            if _timed_out(exc):  # the session's own read timeout
+                raise ToolServiceUnavailable(
+                    f"the tool service at {service.url} did not answer within "
+                    f"{service.call_timeout_seconds:g} s"
+                ) from exc
+            lost = _lost_connection(exc)
+            if lost is None:
+                raise
+            raise ToolServiceUnavailable(
+                f"the connection to the tool service at {service.url} was lost mid-call ({lost})"
+            ) from exc
 
-    tool.forward = bounded_forward
-    return tool
+    return _adapter().adapt(call, tool)
 
 
-def _connected(client: Any) -> bool:
-    loop = getattr(getattr(client, "_adapter", None), "loop", None)
-    return loop is None or loop.is_running()
+class _SessionLost(Exception):
+    """The session ended while a call was waiting for its answer."""
+
+
+async def _call(held: _Session, name: str, arguments: dict | None) -> Any:
+    """``name`` called on ``held``'s session, or :class:`_SessionLost` the moment the session ends.
+
+    The SDK leaves a call whose connection failed waiting for its full read timeout.
+    """
+    call = asyncio.ensure_future(held.session.call_tool(name, arguments))
+    ended = asyncio.ensure_future(held.ended.wait())
+    try:
+        await asyncio.wait({call, ended}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        ended.cancel()
+        if not call.done():
+            call.cancel()
+    if call.done() and not call.cancelled():
+        return call.result()
+    raise _SessionLost
+
+
+def _timed_out(exc: BaseException) -> bool:
+    import httpx
+    from mcp.shared.exceptions import McpError
+
+    return isinstance(exc, McpError) and exc.error.code == httpx.codes.REQUEST_TIMEOUT
+
+
+def _lost_connection(exc: BaseException) -> str | None:
+    """Why a call failed, when the cause is the connection rather than the tool; else None."""
+    import anyio
+    import httpx
+    from mcp.shared.exceptions import McpError
+    from mcp.types import CONNECTION_CLOSED
+
+    if isinstance(exc, McpError):
+        return exc.error.message if exc.error.code == CONNECTION_CLOSED else None
+    if isinstance(exc, httpx.HTTPError | anyio.ClosedResourceError | anyio.BrokenResourceError):
+        return _reason(exc)
+    if isinstance(exc, concurrent.futures.CancelledError):
+        return "the call was cancelled"
+    return None
 
 
 def _reason(exc: BaseException) -> str:
-    """The innermost message of a connection failure (mcpadapt wraps it in task groups)."""
+    """The innermost message of a connection failure (the SDK wraps it in task groups)."""
     seen: BaseException | None = exc
     while seen is not None:
         inner = getattr(seen, "exceptions", None)
