@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Literal, get_args
 
-from sqlalchemy import Engine, delete, insert, select, update
+from sqlalchemy import Engine, bindparam, delete, insert, select, update
 
 from floor.database import autocommit
 from floor.errors import ConfigurationError
@@ -81,27 +81,36 @@ def issue_token(
     return token
 
 
-def find_grant(engine: Engine, token: str, now: datetime | None = None) -> Grant | None:
-    """The grant of a live token (issued, not expired, not revoked), else None."""
+# The question every request to the tool service asks of its credential: the grant of a live
+# token (issued, not expired, not revoked). Asked by :func:`find_grant` here and, on the
+# service's event loop, by :class:`servers.auth.GrantLookup`, with :func:`grant_parameters`.
+GRANT_QUERY = (
+    select(
+        tool_tokens.c.id,
+        accounts.c.name,
+        tool_tokens.c.turn_key,
+        tool_tokens.c.cycle_id,
+        tool_tokens.c.kinds,
+        tool_tokens.c.expires_at,
+    )
+    .join(accounts, accounts.c.id == tool_tokens.c.account_id)
+    .where(
+        tool_tokens.c.token_hash == bindparam("token_hash"),
+        tool_tokens.c.revoked_at.is_(None),
+        tool_tokens.c.expires_at > bindparam("now"),
+    )
+)
+
+
+def grant_parameters(token: str, now: datetime | None = None) -> dict | None:
+    """:data:`GRANT_QUERY`'s parameters for ``token``; None for what cannot be a token at all."""
     if not token or len(token) > 200 or not token.startswith(TOKEN_PREFIX):
         return None
-    with autocommit(engine).connect() as conn:  # asked on every request to the tool service
-        row = conn.execute(
-            select(
-                tool_tokens.c.id,
-                accounts.c.name,
-                tool_tokens.c.turn_key,
-                tool_tokens.c.cycle_id,
-                tool_tokens.c.kinds,
-                tool_tokens.c.expires_at,
-            )
-            .join(accounts, accounts.c.id == tool_tokens.c.account_id)
-            .where(
-                tool_tokens.c.token_hash == token_hash(token),
-                tool_tokens.c.revoked_at.is_(None),
-                tool_tokens.c.expires_at > (now or datetime.now(UTC)),
-            )
-        ).one_or_none()
+    return {"token_hash": token_hash(token), "now": now or datetime.now(UTC)}
+
+
+def grant_from_row(row) -> Grant | None:
+    """The :class:`Grant` of a :data:`GRANT_QUERY` row (None: no live token)."""
     if row is None:
         return None
     return Grant(
@@ -112,6 +121,15 @@ def find_grant(engine: Engine, token: str, now: datetime | None = None) -> Grant
         kinds=frozenset(row.kinds.split(",")),
         expires_at=row.expires_at,
     )
+
+
+def find_grant(engine: Engine, token: str, now: datetime | None = None) -> Grant | None:
+    """The grant of a live token (issued, not expired, not revoked), else None."""
+    parameters = grant_parameters(token, now)
+    if parameters is None:
+        return None
+    with autocommit(engine).connect() as conn:
+        return grant_from_row(conn.execute(GRANT_QUERY, parameters).one_or_none())
 
 
 def revoke_token(engine: Engine, token: str, now: datetime | None = None) -> None:

@@ -34,7 +34,7 @@ from floor.errors import ConfigurationError
 from floor.market import MarketData
 from floor.settings import Settings
 from floor.tool_access import SERVER_KINDS
-from servers.auth import TokenBindings, TurnTokenVerifier
+from servers.auth import GrantLookup, TokenBindings, TurnTokenVerifier
 from servers.launch import build_server
 
 log = logging.getLogger(__name__)
@@ -97,6 +97,7 @@ def build_tool_app(settings: Settings, engine: Engine, market: MarketData) -> St
     if not any(isinstance(f, _ClosedStreamFilter) for f in sdk_log.filters):
         sdk_log.addFilter(_ClosedStreamFilter())
     bindings = TokenBindings(engine, market, settings)
+    grants = GrantLookup(engine)
     security = transport_security(settings)
     servers = []
     routes: list[Route | Mount] = [Route("/health", _health, methods=["GET"])]
@@ -105,7 +106,7 @@ def build_tool_app(settings: Settings, engine: Engine, market: MarketData) -> St
             kind,
             bindings,
             settings,
-            token_verifier=TurnTokenVerifier(engine, kind),
+            token_verifier=TurnTokenVerifier(grants, kind),
             # Tokens are issued by the floor itself; no OAuth metadata routes are served.
             auth=AuthSettings(issuer_url="http://127.0.0.1", resource_server_url=None),
             transport_security=security,
@@ -120,6 +121,7 @@ def build_tool_app(settings: Settings, engine: Engine, market: MarketData) -> St
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         # A mounted app's own lifespan never runs: start every server's session manager here.
         async with contextlib.AsyncExitStack() as stack:
+            await stack.enter_async_context(grants.running())
             for server in servers:
                 await stack.enter_async_context(server.session_manager.run())
             yield

@@ -260,3 +260,29 @@ def test_starting_the_service_leaves_the_process_logging_alone(floor, settings):
         assert watched in logging.getLogger().handlers
     finally:
         logging.getLogger().removeHandler(watched)
+
+
+def test_the_service_asks_the_same_question_of_a_token_as_find_grant(floor):
+    """Its lookup on async connections answers exactly as tool_access.find_grant, for every case."""
+    from servers.auth import GrantLookup
+
+    live = token_for(floor, "Warren")
+    revoked = token_for(floor, "George")
+    tool_access.revoke_token(floor, revoked)
+    expired = tool_access.issue_token(
+        floor, "Ray", turn_key="old", cycle_id=None, kinds=["market"], ttl=timedelta(seconds=-1)
+    )
+    cases = [live, revoked, expired, "tft_unknown", "not-a-token", "", "tft_" + "x" * 300]
+    lookup = GrantLookup(floor)
+
+    async def ask_all():
+        outside = [await lookup.find(t) for t in cases]  # before it runs: through a worker thread
+        async with lookup.running():
+            inside = [await lookup.find(t) for t in cases]
+        return outside, inside
+
+    outside, inside = anyio.run(ask_all)
+    expected = [tool_access.find_grant(floor, t) for t in cases]
+    assert inside == expected and outside == expected
+    assert expected[0] is not None and expected[0].trader == "Warren"
+    assert expected[1:] == [None] * (len(cases) - 1)
