@@ -153,19 +153,26 @@ def bind_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _uvicorn_server(app: Starlette):
+def _uvicorn_server(app: Starlette, *, own_process: bool):
+    """A uvicorn server for ``app``; only one that has its process to itself sets up logging.
+
+    uvicorn sets it up with ``logging.config.dictConfig``, which flushes and closes every handler
+    of the process while holding logging's module lock. Next to threads that log (`floor run`
+    starts the service as its first turns begin, while the flow logs to Prefect) that can deadlock
+    the process: a thread inside a handler's emit, the handler's lock held, asks for a logger (as
+    Prefect's API log handler does when it starts a worker) and waits for the module lock, while
+    dictConfig holds it and waits for that handler's lock. A server on a thread leaves the
+    process's logging as it is; its warnings go to the handlers already there.
+    """
     import uvicorn
 
-    # log_config=None: uvicorn's own logging setup is a dictConfig, which closes every handler of
-    # the process. Inside a flow run that flushes Prefect's API log handler while holding the
-    # logging lock its worker needs: the process hangs for good. Its loggers propagate instead.
     config = uvicorn.Config(
         app,
         log_level="warning",
-        log_config=None,
         access_log=False,
         lifespan="on",
         timeout_graceful_shutdown=3,
+        log_config=uvicorn.config.LOGGING_CONFIG if own_process else None,
     )
     return uvicorn.Server(config)
 
@@ -178,7 +185,7 @@ class ToolServiceThread:
         bound_host, bound_port = self._socket.getsockname()[:2]
         shown = f"[{bound_host}]" if ":" in bound_host else bound_host
         self.url = f"http://{shown}:{bound_port}"
-        self._server = _uvicorn_server(app)
+        self._server = _uvicorn_server(app, own_process=False)
         self._thread = threading.Thread(
             target=self._server.run, kwargs={"sockets": [self._socket]}, name="tool-service", daemon=True
         )
@@ -238,4 +245,5 @@ def serve_tools(settings: Settings, host: str, port: int) -> None:
         )
     shown = f"[{host}]" if ":" in host else host
     print(f"Tool service: http://{shown}:{sock.getsockname()[1]}/mcp/<kind>/ (Ctrl+C to stop)", flush=True)
-    _uvicorn_server(build_tool_app(settings, engine, build_market(settings))).run(sockets=[sock])
+    app = build_tool_app(settings, engine, build_market(settings))
+    _uvicorn_server(app, own_process=True).run(sockets=[sock])

@@ -6,6 +6,7 @@ Built on first use inside a flow run (never at import), once per process.
 from __future__ import annotations
 
 import functools
+import threading
 
 from sqlalchemy import Engine
 
@@ -57,12 +58,23 @@ def tool_service() -> ToolService:
     return ToolService(_local_tool_service().url, config.tool_call_timeout_seconds)
 
 
-@functools.cache
+_local_service = None
+_local_service_lock = threading.Lock()
+
+
 def _local_tool_service():
-    """A tool service on a thread of this process, on a free loopback port, until the process ends."""
+    """A tool service on a thread of this process, on a free loopback port, until the process ends.
+
+    Started once, under a lock: a cycle's first turns ask for it at the same moment, each from a
+    thread of its own, and ``functools.cache`` would let every one of them start a service.
+    """
+    global _local_service
     from servers.service import start_in_process
 
-    return start_in_process(settings(), database_url())
+    with _local_service_lock:
+        if _local_service is None:
+            _local_service = start_in_process(settings(), database_url())
+        return _local_service
 
 
 def is_transient(task, task_run, state) -> bool:

@@ -286,3 +286,84 @@ def test_the_service_asks_the_same_question_of_a_token_as_find_grant(floor):
     assert inside == expected and outside == expected
     assert expected[0] is not None and expected[0].trader == "Warren"
     assert expected[1:] == [None] * (len(cases) - 1)
+
+
+# A thread inside a handler's emit (its lock held) asks logging for a logger, as Prefect's API log
+# handler does when it starts a worker; then the service starts on another thread. The events only
+# force the order: should starting the service shut the handlers down (uvicorn's dictConfig, which
+# holds logging's lock while it takes every handler's), the two threads wait on each other for good.
+STARTS_WHILE_A_THREAD_LOGS = """
+import logging, os, threading
+from starlette.applications import Starlette
+from servers.service import ToolServiceThread
+
+inside_emit, shutting_down = threading.Event(), threading.Event()
+
+class LikePrefectsApiHandler(logging.Handler):
+    def emit(self, record):
+        inside_emit.set()
+        shutting_down.wait(2)
+        logging.getLogger("api-log-worker")
+
+class Flushed(logging.Handler):
+    def emit(self, record):
+        pass
+    def flush(self):  # only ever called as the handlers are shut down, logging's lock held
+        shutting_down.set()
+        inside_emit.wait(2)
+
+flow_log = logging.getLogger("flow-run")
+flow_log.addHandler(LikePrefectsApiHandler())
+flow_log.propagate = False
+logging.getLogger("elsewhere").addHandler(Flushed())
+logging_thread = threading.Thread(target=flow_log.warning, args=("a subflow starts",), daemon=True)
+logging_thread.start()
+inside_emit.wait(2)
+serving = threading.Thread(target=lambda: ToolServiceThread(Starlette()).start().stop(), daemon=True)
+serving.start()
+serving.join(10)
+logging_thread.join(10)
+os._exit(1 if serving.is_alive() or logging_thread.is_alive() else 0)  # no exit handlers: locks may be stuck
+"""
+
+
+def test_the_service_starts_on_a_thread_while_another_thread_logs():
+    """`floor run` starts its tool service as its first turns begin, while the flow logs to Prefect."""
+    from tests.crashes import error_output, spawn
+
+    process = spawn(["-c", STARTS_WHILE_A_THREAD_LOGS])
+    assert process.wait(timeout=60) == 0, f"the threads deadlocked: {error_output(process)}"
+
+
+def test_turns_asking_at_once_start_one_local_service(monkeypatch):
+    """A cycle's first turns ask for the in-process service together: one starts, all use it."""
+    import threading
+    import time
+
+    import servers.service
+    from tasks import runtime
+
+    started = []
+
+    def start_in_process(settings, database_url):
+        time.sleep(0.2)  # as long as a real start takes, about
+        started.append(object())
+        return started[-1]
+
+    monkeypatch.setattr(servers.service, "start_in_process", start_in_process)
+    monkeypatch.setattr(runtime, "_local_service", None)
+    monkeypatch.setattr(runtime, "settings", lambda: None)
+    monkeypatch.setattr(runtime, "database_url", lambda: "postgresql+psycopg://unused")
+    together = threading.Barrier(4)
+    got = []
+
+    def turn():
+        together.wait()
+        got.append(runtime._local_tool_service())
+
+    threads = [threading.Thread(target=turn) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert len(started) == 1 and got == started * 4
