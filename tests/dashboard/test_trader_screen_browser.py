@@ -151,8 +151,15 @@ def test_the_trader_screen(served, traded_floor, tmp_path, label, width, height)
 
         # Trade markers on Warren's value chart: one buy, one sell, on the line.
         warren = '.trader[data-trader="Warren"]'
-        traces = browser.find_elements(By.CSS_SELECTOR, f"{warren} .value-chart .scatterlayer .trace")
-        assert len(traces) == 3  # the value line, the buys, the sells
+        chart_traces = f"{warren} .value-chart .scatterlayer .trace"
+
+        # Plotly draws after the table is shown: wait for the value line, the buys and the sells.
+        def drawn():
+            found = browser.find_elements(By.CSS_SELECTOR, chart_traces)
+            return found if len(found) >= 3 else None
+
+        traces = wait_for(drawn, what="Warren's chart traces")
+        assert len(traces) == 3
         markers = browser.find_elements(
             By.CSS_SELECTOR, f"{warren} .value-chart .scatterlayer .trace .points path"
         )
