@@ -198,10 +198,7 @@ def _tool(held: _Session, tool: Any, service: ToolService, loop: asyncio.Abstrac
 
     def call(arguments: dict | None) -> Any:
         if held.ended.is_set():
-            raise ToolServiceUnavailable(
-                f"the connection to the tool service at {service.url} was lost"
-                + (f" ({_reason(held.failure)})" if held.failure else "")
-            )
+            raise _lost(held, service, "")
         pending = asyncio.run_coroutine_threadsafe(_call(held, tool.name, arguments), loop)
         try:
             return pending.result(timeout=limit)
@@ -211,10 +208,7 @@ def _tool(held: _Session, tool: Any, service: ToolService, loop: asyncio.Abstrac
                 f"the tool service at {service.url} did not answer within {limit:.0f} s"
             ) from None
         except _SessionLost:
-            raise ToolServiceUnavailable(
-                f"the connection to the tool service at {service.url} was lost mid-call"
-                + (f" ({_reason(held.failure)})" if held.failure else "")
-            ) from held.failure
+            raise _lost(held, service, " mid-call") from held.failure
         except Exception as exc:
             if _timed_out(exc):  # the session's own read timeout
                 raise ToolServiceUnavailable(
@@ -229,6 +223,12 @@ def _tool(held: _Session, tool: Any, service: ToolService, loop: asyncio.Abstrac
             ) from exc
 
     return _adapter().adapt(call, tool)
+
+
+def _lost(held: _Session, service: ToolService, when: str) -> ToolServiceUnavailable:
+    """The error of a call on a session that ended, with why it ended when that is known."""
+    why = f" ({_reason(held.failure)})" if held.failure else ""
+    return ToolServiceUnavailable(f"the connection to the tool service at {service.url} was lost{when}{why}")
 
 
 class _SessionLost(Exception):
