@@ -1,16 +1,19 @@
 """Data-quality checks of one cycle's data: prices, positions and snapshots, with Great Expectations.
 
 The rows come as the persistence layer returns them (lists of dicts, money as ``Decimal``). Each
-call builds pandas frames from them, runs one expectation suite per table in a fresh ephemeral GX
-context and returns a plain :class:`QualityReport`. Great Expectations (~2-5 s to import) and pandas
-are imported inside :func:`check_cycle_data`, so importing this module stays cheap.
+call builds pandas frames from them, runs one expectation suite per table (:func:`validate_frame`,
+which the price-batch checks use too) and returns a plain :class:`QualityReport`. Great
+Expectations (~2-5 s to import) and pandas are imported on first use, so importing this module
+stays cheap.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import os
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -95,20 +98,7 @@ def check_cycle_data(
     Returns:
         The report; an empty ``prices`` list fails, empty ``positions`` or ``snapshots`` pass.
     """
-    os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")  # before the import: GX reads it then
-    import great_expectations as gx
-    import great_expectations.expectations as gxe
-
-    # GX announces each ephemeral context's temporary docs site at INFO (it sets that logger's
-    # level itself, so the parent's level is not enough); only problems matter here.
-    for name in ("great_expectations", "great_expectations.data_context.types.base"):
-        logging.getLogger(name).setLevel(logging.WARNING)
-    from great_expectations.data_context.types.base import ProgressBarsConfig
-
-    # A fresh in-memory context per call (~10 ms) keeps assets of earlier calls from leaking in.
-    context = gx.get_context(mode="ephemeral")
-    context.variables.progress_bars = ProgressBarsConfig(globally=False)  # tqdm bars on stderr otherwise
-    source = context.data_sources.add_pandas("cycle")
+    gxe = expectation_types()
     suites: dict[str, tuple[pd.DataFrame, list[str], list[Any]]] = {
         "prices": (
             _prices_frame(prices),
@@ -150,17 +140,65 @@ def check_cycle_data(
     }
     results: list[CheckResult] = []
     for name, (frame, keys, expectations) in suites.items():
-        batch = (
-            source.add_dataframe_asset(name)
-            .add_batch_definition_whole_dataframe(name)
-            .get_batch(batch_parameters={"dataframe": frame})
-        )
+        results.extend(validate_frame(name, frame, expectations, keys))
+    return QualityReport(tuple(results))
+
+
+def expectation_types():
+    """``great_expectations.expectations``, imported on first use (GX takes seconds to import)."""
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")  # before the import: GX reads it then
+    import great_expectations.expectations as gxe
+
+    return gxe
+
+
+_gx_lock = threading.Lock()
+_gx_batches: dict[str, Any] = {}  # suite name -> its whole-dataframe batch definition
+
+
+def validate_frame(
+    suite: str, frame: pd.DataFrame, expectations: list[Any], keys: list[str]
+) -> list[CheckResult]:
+    """Validate ``frame`` against ``expectations`` as the suite ``suite``: one :class:`CheckResult` each.
+
+    ``keys`` are the columns that name an offending row. One in-memory GX context serves the
+    process, with one pandas asset per suite, made on first use: building a context and its assets
+    costs more than a validation, as GX writes its whole configuration out as YAML at each step.
+    Each call hands GX its own frame, so nothing of an earlier call is seen. Calls take turns, as a
+    GX context is not safe to share between threads.
+    """
+    import great_expectations as gx
+
+    with _gx_lock:
+        batch = _batch_definition(suite).get_batch(batch_parameters={"dataframe": frame})
         outcome = batch.validate(
-            gx.ExpectationSuite(name=name, expectations=expectations),
+            gx.ExpectationSuite(name=suite, expectations=expectations),
             result_format={"result_format": "COMPLETE", "unexpected_index_column_names": keys},
         )
-        results.extend(check_result(name, result, keys) for result in outcome.results)
-    return QualityReport(tuple(results))
+    return [check_result(suite, result, keys) for result in outcome.results]
+
+
+def _batch_definition(suite: str) -> Any:
+    """The suite's batch definition, made on first use; the caller holds ``_gx_lock``."""
+    if suite not in _gx_batches:
+        asset = _gx_source().add_dataframe_asset(suite)
+        _gx_batches[suite] = asset.add_batch_definition_whole_dataframe(suite)
+    return _gx_batches[suite]
+
+
+@functools.cache
+def _gx_source() -> Any:
+    """The process's GX context and its pandas data source; first called under ``_gx_lock``."""
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    # GX announces an ephemeral context's temporary docs site at INFO (it sets that logger's
+    # level itself, so the parent's level is not enough); only problems matter here.
+    for name in ("great_expectations", "great_expectations.data_context.types.base"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)  # tqdm bars on stderr otherwise
+    return context.data_sources.add_pandas("floor")
 
 
 def _prices_frame(rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame:

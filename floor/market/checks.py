@@ -3,20 +3,18 @@
 Prices present and positive, one row per symbol, every price at least as new as the plan demands,
 and no move from the previous close beyond a set bound. A batch that fails is not stored for the
 cycle: the cycle falls back to the last good prices, marked stale. GX and pandas are imported
-inside :func:`check_price_batch`, so importing this module stays cheap.
+on first use, so importing this module stays cheap.
 """
 
 from __future__ import annotations
 
-import logging
-import os
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from floor.market import Quote
-from floor.quality import CheckResult, QualityReport, check_result
+from floor.quality import QualityReport, expectation_types, validate_frame
 
 SUITE = "price_batch"
 
@@ -36,15 +34,9 @@ def check_price_batch(
         previous: Each symbol's previous close, where known; a move beyond ``jump_bound`` from it fails.
         jump_bound: The largest relative move allowed, e.g. 0.5 for 50%.
     """
-    os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")  # before the import: GX reads it then
-    import great_expectations as gx
-    import great_expectations.expectations as gxe
     import pandas as pd
 
-    for name in ("great_expectations", "great_expectations.data_context.types.base"):
-        logging.getLogger(name).setLevel(logging.WARNING)
-    from great_expectations.data_context.types.base import ProgressBarsConfig
-
+    gxe = expectation_types()
     frame = pd.DataFrame(
         {
             "symbol": pd.Series([q.symbol for q in quotes], dtype=object),
@@ -55,14 +47,6 @@ def check_price_batch(
             ),
             "jump_from_previous_close": pd.Series([_jump(q, previous) for q in quotes], dtype="float64"),
         }
-    )
-    context = gx.get_context(mode="ephemeral")
-    context.variables.progress_bars = ProgressBarsConfig(globally=False)
-    batch = (
-        context.data_sources.add_pandas("prices")
-        .add_dataframe_asset(SUITE)
-        .add_batch_definition_whole_dataframe(SUITE)
-        .get_batch(batch_parameters={"dataframe": frame})
     )
     expectations: list[Any] = [
         gxe.ExpectTableRowCountToBeBetween(min_value=1),
@@ -76,12 +60,7 @@ def check_price_batch(
             column="jump_from_previous_close", min_value=-jump_bound, max_value=jump_bound
         ),
     ]
-    outcome = batch.validate(
-        gx.ExpectationSuite(name=SUITE, expectations=expectations),
-        result_format={"result_format": "COMPLETE", "unexpected_index_column_names": ["symbol"]},
-    )
-    results: list[CheckResult] = [check_result(SUITE, r, ["symbol"]) for r in outcome.results]
-    return QualityReport(tuple(results))
+    return QualityReport(tuple(validate_frame(SUITE, frame, expectations, ["symbol"])))
 
 
 def _jump(quote: Quote, previous: Mapping[str, Decimal]) -> float | None:

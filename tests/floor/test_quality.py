@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -192,6 +193,21 @@ def test_empty_positions_and_snapshots_pass_and_calls_do_not_share_state() -> No
 
     assert report.success, failed(report)
     assert {r.observed for r in report.results if r.suite != "prices"} == {"0 rows ok"}
+
+
+def test_checks_on_several_threads_at_once_each_see_their_own_data() -> None:
+    good = cycle_data()
+    bad = cycle_data()
+    bad[0][1]["price"] = Decimal("-1.00")
+    expected = {True: check_cycle_data(*good), False: check_cycle_data(*bad)}
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        reports = list(pool.map(lambda ok: (ok, check_cycle_data(*(good if ok else bad))), [True, False] * 6))
+
+    assert all(report == expected[ok] for ok, report in reports)
+    assert failed(expected[False]) == {
+        ("prices", "expect_column_values_to_be_between", "price"): "1 of 3 rows unexpected: MSFT (price=-1.0)"
+    }
 
 
 def test_markdown_has_one_row_per_check() -> None:
