@@ -27,6 +27,8 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+import httpx
+
 from floor.errors import FloorError
 
 CONNECT_TIMEOUT_SECONDS = 30.0
@@ -61,9 +63,27 @@ class ToolPass:
 @functools.cache
 def _tls_context():
     """One TLS context for every session (httpx builds one per client otherwise: tens of ms each)."""
-    import httpx
-
     return httpx.create_ssl_context()
+
+
+class _NoEventStream(httpx.AsyncBaseTransport):
+    """Answers the SDK's GET for a standing event stream with the 405 the service gives it.
+
+    The service serves no such stream (``servers.service._NoEventStream``): its tools send a client
+    nothing it did not ask for. Asked over the wire, the SDK's two tries per session would be two
+    requests and two token checks for nothing.
+    """
+
+    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+        self.inner = inner
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.method == "GET":
+            return httpx.Response(405, request=request)
+        return await self.inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
 
 
 _loops: dict[int, asyncio.AbstractEventLoop] = {}
@@ -104,14 +124,15 @@ async def _hold(kind: str, url: str, access: ToolPass, ready: asyncio.Future) ->
 
     Its own task, because the SDK's transport must be entered and left in the same task.
     """
-    import httpx
     from mcp import ClientSession
     from mcp.client.streamable_http import streamable_http_client
 
     held = _Session(kind)
     timeout = access.service.call_timeout_seconds
     client = httpx.AsyncClient(
-        headers=access.headers(), timeout=httpx.Timeout(30.0, read=timeout), verify=_tls_context()
+        headers=access.headers(),
+        timeout=httpx.Timeout(30.0, read=timeout),
+        transport=_NoEventStream(httpx.AsyncHTTPTransport(verify=_tls_context())),
     )
     try:
         async with client, streamable_http_client(url, http_client=client) as (read, write, _):
@@ -254,7 +275,6 @@ async def _call(held: _Session, name: str, arguments: dict | None) -> Any:
 
 
 def _timed_out(exc: BaseException) -> bool:
-    import httpx
     from mcp.shared.exceptions import McpError
 
     return isinstance(exc, McpError) and exc.error.code == httpx.codes.REQUEST_TIMEOUT
@@ -263,7 +283,6 @@ def _timed_out(exc: BaseException) -> bool:
 def _lost_connection(exc: BaseException) -> str | None:
     """Why a call failed, when the cause is the connection rather than the tool; else None."""
     import anyio
-    import httpx
     from mcp.shared.exceptions import McpError
     from mcp.types import CONNECTION_CLOSED
 

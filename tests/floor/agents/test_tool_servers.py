@@ -58,12 +58,14 @@ def test_each_session_initialises_and_lists_its_tools_once(floor, settings):
         with open_tools(access, ["accounts", "market"]) as tools:
             by_name = {tool.name: tool for tool in tools}
             balance = json.loads(by_name["get_balance"]())
+            time.sleep(1.2)  # past the SDK's one-second pause before it asks for the event stream again
     assert balance["cash"] == 10000
     assert {"buy_shares", "get_price_history"} <= by_name.keys()
     for kind in ("accounts", "market"):
         assert app.seen[(f"/mcp/{kind}/", "initialize")] == 1
         assert app.seen[(f"/mcp/{kind}/", "tools/list")] == 1
         assert app.seen[(f"/mcp/{kind}/", "DELETE")] == 1  # the session is ended, not left behind
+        assert app.seen[(f"/mcp/{kind}/", "GET")] == 0  # the event stream it does not serve is not asked for
     assert app.seen[("/mcp/accounts/", "tools/call")] == 1
 
 
