@@ -3,8 +3,9 @@
 HTTP: exactly as a turn opens them (``floor.agents.tool_servers.open_tools``), from the tool
 service on a thread of this process (as ``floor run`` serves it), a fresh token per open. Stdio:
 one ``python -m servers KIND --trader Warren`` child per kind through smolagents' ``MCPClient``,
-what every turn started before the tool service. Printed: median and p90 wall time of each, over --repeat opens (stdio: fewer, it is
-slow), for a turn's own servers (accounts, market) and for every kind an LLM turn may open.
+what every turn started before the tool service. Printed: median and p90 wall time of each, over
+--repeat opens (stdio: fewer, it is slow), for a turn's own servers (accounts, market) and for
+every kind an LLM turn may open.
 
     python bench/tool_open.py [--repeat 30] [--stdio-repeat 5]
 """
