@@ -146,10 +146,18 @@ def check_cycle_data(
 
 def expectation_types():
     """``great_expectations.expectations``, imported on first use (GX takes seconds to import)."""
-    os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")  # before the import: GX reads it then
+    _great_expectations()
     import great_expectations.expectations as gxe
 
     return gxe
+
+
+def _great_expectations():
+    """The ``great_expectations`` module, imported with its usage analytics off."""
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")  # before the import: GX reads it then
+    import great_expectations as gx
+
+    return gx
 
 
 _gx_lock = threading.Lock()
@@ -167,8 +175,7 @@ def validate_frame(
     Each call hands GX its own frame, so nothing of an earlier call is seen. Calls take turns, as a
     GX context is not safe to share between threads.
     """
-    import great_expectations as gx
-
+    gx = _great_expectations()
     with _gx_lock:
         batch = _batch_definition(suite).get_batch(batch_parameters={"dataframe": frame})
         outcome = batch.validate(
@@ -189,7 +196,7 @@ def _batch_definition(suite: str) -> Any:
 @functools.cache
 def _gx_source() -> Any:
     """The process's GX context and its pandas data source; first called under ``_gx_lock``."""
-    import great_expectations as gx
+    gx = _great_expectations()
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
     # GX announces an ephemeral context's temporary docs site at INFO (it sets that logger's

@@ -66,7 +66,7 @@ def _tls_context():
     return httpx.create_ssl_context()
 
 
-class _NoEventStream(httpx.AsyncBaseTransport):
+class _EventStreamRefusedHere(httpx.AsyncBaseTransport):
     """Answers the SDK's GET for a standing event stream with the 405 the service gives it.
 
     The service serves no such stream (``servers.service._NoEventStream``): its tools send a client
@@ -132,7 +132,7 @@ async def _hold(kind: str, url: str, access: ToolPass, ready: asyncio.Future) ->
     client = httpx.AsyncClient(
         headers=access.headers(),
         timeout=httpx.Timeout(30.0, read=timeout),
-        transport=_NoEventStream(httpx.AsyncHTTPTransport(verify=_tls_context())),
+        transport=_EventStreamRefusedHere(httpx.AsyncHTTPTransport(verify=_tls_context())),
     )
     try:
         async with client, streamable_http_client(url, http_client=client) as (read, write, _):
