@@ -83,6 +83,13 @@ class PriceHistory(BaseModel):
     closes: list[DailyCloseResult]
 
 
+class PriceHistories(BaseModel):
+    """Daily closes of several symbols, in the order asked for."""
+
+    kind: str = "histories"
+    histories: list[PriceHistory]
+
+
 class MarketStatusResult(BaseModel):
     kind: str = "market_status"
     open: bool

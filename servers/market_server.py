@@ -1,4 +1,4 @@
-"""The market MCP server: prices, daily history and whether the market is open."""
+"""The market MCP server: prices, daily history (of one symbol or several) and whether the market is open."""
 
 from __future__ import annotations
 
@@ -7,9 +7,17 @@ from datetime import UTC, datetime
 from mcp.server.fastmcp.exceptions import ToolError
 
 from floor.errors import FloorError, TradeRejected
-from floor.tool_results import DailyCloseResult, MarketStatusResult, PriceHistory, QuoteResult
+from floor.tool_results import (
+    DailyCloseResult,
+    MarketStatusResult,
+    PriceHistories,
+    PriceHistory,
+    QuoteResult,
+)
 from servers.binding import BindingSource, TraderBinding, bound_tools
 from servers.strict_tools import StrictFastMCP
+
+MAX_HISTORY_SYMBOLS = 20  # symbols one get_price_histories call may ask for
 
 
 def build_market_server(
@@ -49,6 +57,17 @@ def build_market_server(
             age_minutes=int((datetime.now(UTC) - quote.as_of).total_seconds() // 60) if quote.stale else None,
         )
 
+    def _history(book, symbol: str, days: int) -> PriceHistory:
+        try:
+            closes = book.history(symbol, days)
+        except TradeRejected as exc:
+            raise ToolError(str(exc)) from exc
+        except FloorError as exc:  # the market API failed or refused; the agent may try later
+            raise ToolError(f"the price history of {symbol} is unavailable right now: {exc}") from exc
+        return PriceHistory(
+            symbol=symbol, closes=[DailyCloseResult(day=c.day, close=float(c.close)) for c in closes]
+        )
+
     @tool
     def get_price_history(binding: TraderBinding, symbol: str, days: int = 30) -> PriceHistory:
         """Get daily closing prices of one symbol, oldest first.
@@ -58,16 +77,24 @@ def build_market_server(
             days: How many trading days back, from 1 to 365.
         """
         book = binding.prices
-        cleaned = _symbol(book, symbol)
-        try:
-            closes = book.history(cleaned, days)
-        except TradeRejected as exc:
-            raise ToolError(str(exc)) from exc
-        except FloorError as exc:  # the market API failed or refused; the agent may try later
-            raise ToolError(f"the price history of {cleaned} is unavailable right now: {exc}") from exc
-        return PriceHistory(
-            symbol=cleaned, closes=[DailyCloseResult(day=c.day, close=float(c.close)) for c in closes]
-        )
+        return _history(book, _symbol(book, symbol), days)
+
+    @tool
+    def get_price_histories(binding: TraderBinding, symbols: list[str], days: int = 30) -> PriceHistories:
+        """Get daily closing prices of several symbols in one call, each oldest first.
+
+        Args:
+            symbols: 1 to 20 different ticker symbols, e.g. ["AAPL", "MSFT"].
+            days: How many trading days back, from 1 to 365.
+        """
+        if not 1 <= len(symbols) <= MAX_HISTORY_SYMBOLS:
+            raise ToolError(f"symbols must list 1 to {MAX_HISTORY_SYMBOLS} symbols, got {len(symbols)}")
+        book = binding.prices
+        cleaned = [_symbol(book, symbol) for symbol in symbols]  # every symbol checked before any is read
+        repeated = sorted({s for s in cleaned if cleaned.count(s) > 1})
+        if repeated:
+            raise ToolError(f"symbols must be different; listed more than once: {', '.join(repeated)}")
+        return PriceHistories(histories=[_history(book, symbol, days) for symbol in cleaned])
 
     @tool
     def is_market_open(binding: TraderBinding) -> MarketStatusResult:

@@ -7,7 +7,8 @@ end of each of its own messages. So one instance can serve many runs, concurrent
 replays identically from its messages. Its moves, one per step:
 
 1. ``get_balance`` and ``get_holdings``;
-2. ``get_price_history(symbol, days=60)`` for the style's watchlist and every holding;
+2. ``get_price_histories(symbols, days=60)`` for the style's watchlist and every holding, in one
+   call (one ``get_price_history`` call per symbol where only that tool is offered);
 3. one ``sell_shares`` / ``buy_shares`` per step, sells first. One per step because smolagents runs
    parallel calls concurrently (a sell's cash would not be there for the buys) and drops the
    observations of every call in a step when one of them raises;
@@ -40,7 +41,7 @@ ERROR_STARTS = ("Error:", "Call id:")
 CALLED_NAME = re.compile(r"'name':\s*'([\w.-]+)'")
 STEP_TOOLS = {
     "order": {"buy_shares", "sell_shares"},
-    "research": {"get_price_history"},
+    "research": {"get_price_histories", "get_price_history"},
     "account": {"get_balance", "get_holdings"},
     "appraisal": {"final_answer"},
 }
@@ -213,13 +214,16 @@ def next_move(style: str, transcript: _Transcript, available: set[str] | None) -
 
     held = {s: int(q) for s, q in holdings[0].get("holdings", {}).items() if int(q) > 0}
     histories = _histories(transcript)
-    if not has("get_price_history"):
-        return _final("I could not research prices (no get_price_history tool), so I made no trades.")
+    if not (has("get_price_histories") or has("get_price_history")):
+        return _final("I could not research prices (no price history tool), so I made no trades.")
     tries = transcript.tagged("research")
     if not tries or (tries[-1].failed and len(tries) < MAX_TRIES):
         wanted = [s for s in research_symbols(style, held) if s not in histories]
         if wanted:
-            calls = [("get_price_history", {"symbol": s, "days": HISTORY_DAYS}) for s in wanted]
+            if has("get_price_histories"):
+                calls = [("get_price_histories", {"symbols": wanted, "days": HISTORY_DAYS})]
+            else:
+                calls = [("get_price_history", {"symbol": s, "days": HISTORY_DAYS}) for s in wanted]
             return _Move(
                 "research", f"Now the {HISTORY_DAYS}-day price history of {', '.join(wanted)}.", calls
             )
@@ -257,8 +261,12 @@ def research_symbols(style: str, holdings: dict[str, int]) -> list[str]:
 
 
 def _histories(transcript: _Transcript) -> dict[str, list[float]]:
+    """symbol -> closes, from single histories and from the histories of a batch."""
+    records = transcript.records("history")
+    for batch in transcript.records("histories"):
+        records += [r for r in batch.get("histories", []) if isinstance(r, dict)]
     histories = {}
-    for record in transcript.records("history"):
+    for record in records:
         closes = [c.get("close") if isinstance(c, dict) else c for c in record.get("closes", [])]
         closes = [float(c) for c in closes if isinstance(c, int | float) and c > 0]
         if record.get("symbol") and closes:

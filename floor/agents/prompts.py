@@ -15,7 +15,8 @@ from floor.traders import TraderProfile
 
 TURN_KINDS = ("trade", "rebalance")
 MARKET_TOOLS = (
-    "lookup_share_price(symbol) for the price now, get_price_history(symbol, days) for daily closes, "
+    "lookup_share_price(symbol) for the price now, get_price_history(symbol, days) for daily closes "
+    "(get_price_histories(symbols, days) for several symbols in one call), "
     "is_market_open() for the NYSE calendar"
 )
 PLAN_PRICES = {

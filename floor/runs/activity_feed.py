@@ -232,14 +232,11 @@ def _describe(step: _Step) -> str:
             parts.append("looked up " + ", ".join(shown))
         else:
             parts.append(f"looked up {len(symbols)} prices")
-    histories = [c for c in step.calls if c.name == "get_price_history"]
+    histories = _histories_asked(step.calls)
     if histories:
-        if len(histories) == 1:
-            days = histories[0].arguments.get("days")
-            symbol = str(histories[0].arguments.get("symbol", "?")).upper()
-            parts.append(f"history of {symbol}" + (f" ({days} days)" if days else ""))
-        else:
-            parts.append(f"history of {len(histories)} symbols")
+        symbol, days = histories[0]
+        what = symbol if len(histories) == 1 else f"{len(histories)} symbols"
+        parts.append(f"history of {what}" + (f" ({days} days)" if days else ""))
     receipts = _of_kind(results, "trade")
     for call in step.calls:
         if call.name not in ORDER_TOOLS:
@@ -271,7 +268,8 @@ def _describe(step: _Step) -> str:
         parts.append("market open" if status.get("open") else "market closed")
     if "change_strategy" in names:
         parts.append("changed strategy")
-    known = {"lookup_share_price", "get_price_history", "get_balance", "get_holdings", "is_market_open"}
+    known = {"lookup_share_price", "get_price_history", "get_price_histories", "get_balance", "get_holdings"}
+    known.add("is_market_open")
     known |= set(ORDER_TOOLS) | {"change_strategy"}
     others = [c for c in step.calls if c.name not in known]
     for call in others:
@@ -282,6 +280,21 @@ def _describe(step: _Step) -> str:
     if not parts:
         parts.append(", ".join(names) if names else (step.said or "(no output)"))
     return "; ".join(parts)
+
+
+def _histories_asked(calls: list[_Call]) -> list[tuple[str, Any]]:
+    """(symbol, days) of each price history the calls asked for, one symbol or a batch of them."""
+    asked = []
+    for call in calls:
+        if call.name == "get_price_history":
+            symbols = [call.arguments.get("symbol", "?")]
+        elif call.name == "get_price_histories":
+            listed = call.arguments.get("symbols")
+            symbols = listed if isinstance(listed, list) else ["?"]
+        else:
+            continue
+        asked += [(str(symbol).upper(), call.arguments.get("days")) for symbol in symbols]
+    return asked
 
 
 def _step_line(step: _Step) -> FeedLine:

@@ -62,9 +62,19 @@ def test_a_lookup_step_is_one_line_with_its_full_output_as_detail():
 def test_many_histories_in_one_step_read_as_a_count():
     calls = [call(2, "get_price_history", symbol=s, days=60) for s in "ABCDEFGHIJ"]
     (line,) = feed(log(action(2), *calls, seen(2, *({"kind": "history"} for _ in calls)))).lines
-    assert line.text == "history of 10 symbols"
+    assert line.text == "history of 10 symbols (60 days)"
     (one,) = feed(log(call(3, "get_price_history", symbol="msft", days=60))).lines
     assert one.text == "history of MSFT (60 days)"
+
+
+def test_a_batch_of_histories_reads_like_the_single_calls_it_replaces():
+    batch = call(2, "get_price_histories", symbols=list("ABCDEFGHIJ"), days=60)
+    (line,) = feed(log(action(2), batch, seen(2, {"kind": "histories", "histories": []}))).lines
+    assert line.text == "history of 10 symbols (60 days)"
+    (one,) = feed(log(call(3, "get_price_histories", symbols=["msft"]))).lines
+    assert one.text == "history of MSFT"
+    (odd,) = feed(log(call(4, "get_price_histories", symbols="MSFT", days=5))).lines
+    assert odd.text == "history of ? (5 days)"  # a malformed call is shown, not guessed at
 
 
 def test_a_fill_comes_right_after_the_step_that_ordered_it():

@@ -27,7 +27,7 @@ def call(engine, name, args):
 
 def test_tool_names_and_a_price_that_is_cached(floor):
     tools, result = call(floor, "lookup_share_price", {"symbol": " msft "})
-    assert tools == {"lookup_share_price", "get_price_history", "is_market_open"}
+    assert tools == {"lookup_share_price", "get_price_history", "get_price_histories", "is_market_open"}
     quote = json.loads(result.content[0].text)
     assert quote["symbol"] == "MSFT" and quote["price"] > 0 and quote["source"] == "simulated"
     assert float(latest_quotes(floor, ["MSFT"])["MSFT"].price) == quote["price"]
@@ -39,6 +39,32 @@ def test_history_is_oldest_first_and_bounded(floor):
     assert len(closes) == 20 and closes == sorted(closes, key=lambda c: c["day"])
     _, too_long = call(floor, "get_price_history", {"symbol": "GLD", "days": 5000})
     assert too_long.isError and "between 1 and 365" in too_long.content[0].text
+
+
+def test_a_batch_of_histories_is_each_symbols_own_history_in_the_order_asked(floor):
+    _, result = call(floor, "get_price_histories", {"symbols": ["gld", "AAPL"], "days": 20})
+    batch = json.loads(result.content[0].text)
+    assert batch["kind"] == "histories" and [h["symbol"] for h in batch["histories"]] == ["GLD", "AAPL"]
+    for history in batch["histories"]:
+        _, single = call(floor, "get_price_history", {"symbol": history["symbol"], "days": 20})
+        assert history == json.loads(single.content[0].text)
+
+
+@pytest.mark.parametrize(
+    ("arguments", "reason"),
+    [
+        ({"symbols": []}, "1 to 20 symbols, got 0"),
+        ({"symbols": [f"S{i}" for i in range(21)]}, "1 to 20 symbols, got 21"),
+        ({"symbols": ["AAPL", "aapl"]}, "listed more than once: AAPL"),
+        ({"symbols": ["AAPL", "ZZZZ"]}, "unknown symbol ZZZZ"),
+        ({"symbols": "AAPL"}, "a list (JSON array)"),
+        ({"symbols": ["AAPL"], "days": 0}, "between 1 and 365"),
+        ({"symbols": ["AAPL"], "day": 5}, "day"),
+    ],
+)
+def test_a_bad_batch_is_refused_whole_with_a_reason(floor, arguments, reason):
+    _, result = call(floor, "get_price_histories", arguments)
+    assert result.isError and reason in result.content[0].text, result.content[0].text
 
 
 @pytest.mark.parametrize(

@@ -20,7 +20,15 @@ from floor.agents.offline_model import OfflineStrategyModel, read_transcript, to
 from floor.agents.strategies import STYLES
 from floor.market.universe import BY_SYMBOL
 from floor.money import buy_fill, cents, sell_fill
-from floor.tool_results import Balance, DailyCloseResult, Holdings, Position, PriceHistory, TradeReceipt
+from floor.tool_results import (
+    Balance,
+    DailyCloseResult,
+    Holdings,
+    Position,
+    PriceHistories,
+    PriceHistory,
+    TradeReceipt,
+)
 
 TRADER = "Tester"
 
@@ -120,10 +128,31 @@ class GetPriceHistory(AccountTool):
     def forward(self, symbol: str, days: int | None = 30) -> str:
         if symbol not in BY_SYMBOL:
             return f"Error executing tool get_price_history: unknown symbol {symbol}"
-        series = closes(symbol)[-(days or 30) :]
-        start = date(2025, 1, 1)
-        rows = [DailyCloseResult(day=start + timedelta(days=i), close=float(c)) for i, c in enumerate(series)]
-        return PriceHistory(symbol=symbol, closes=rows).model_dump_json(indent=2)
+        return history_of(symbol, days or 30).model_dump_json(indent=2)
+
+
+def history_of(symbol: str, days: int) -> PriceHistory:
+    start = date(2025, 1, 1)
+    rows = [
+        DailyCloseResult(day=start + timedelta(days=i), close=float(c))
+        for i, c in enumerate(closes(symbol)[-days:])
+    ]
+    return PriceHistory(symbol=symbol, closes=rows)
+
+
+class GetPriceHistories(AccountTool):
+    name, description = "get_price_histories", "Get daily closing prices of several symbols in one call."
+    inputs = {
+        "symbols": {"type": "array", "description": "Ticker symbols, e.g. ['AAPL']."},
+        "days": {"type": "integer", "description": "How many trading days back.", "nullable": True},
+    }
+
+    def forward(self, symbols: list[str], days: int | None = 30) -> str:
+        if unknown := [s for s in symbols if s not in BY_SYMBOL]:
+            return f"Error executing tool get_price_histories: unknown symbol {unknown[0]}"
+        return PriceHistories(histories=[history_of(s, days or 30) for s in symbols]).model_dump_json(
+            indent=2
+        )
 
 
 TRADE_INPUTS = {
@@ -153,7 +182,8 @@ class SellShares(AccountTool):
         return self.account.trade("sell", symbol, quantity, rationale)
 
 
-ALL_TOOLS = (GetBalance, GetHoldings, GetPriceHistory, BuyShares, SellShares)
+ALL_TOOLS = (GetBalance, GetHoldings, GetPriceHistories, GetPriceHistory, BuyShares, SellShares)
+SINGLE_HISTORY_TOOLS = (GetBalance, GetHoldings, GetPriceHistory, BuyShares, SellShares)
 
 
 def run(model: OfflineStrategyModel, account: PaperAccount, turn: str | None = "trade", tools=ALL_TOOLS):
@@ -174,13 +204,25 @@ def test_each_style_reads_researches_trades_and_appraises(style: str) -> None:
 
     assert result.state == "success" and isinstance(result.output, str) and result.output.strip()
     assert [c.name for c in steps[0].tool_calls] == ["get_balance", "get_holdings"]
-    assert {c.name for c in steps[1].tool_calls} == {"get_price_history"}
-    assert all(c.arguments["days"] == 60 for c in steps[1].tool_calls) and len(steps[1].tool_calls) <= 12
+    (research,) = steps[1].tool_calls  # every symbol's history in one call
+    assert research.name == "get_price_histories" and research.arguments["days"] == 60
+    assert 1 <= len(research.arguments["symbols"]) <= 12
     assert calls[-1][0] == "final_answer" and len(steps) < 30
     trades = [c for c in calls if c[0] in ("buy_shares", "sell_shares")]
     assert trades and len(trades) == len(account.trades) and not account.rejections
     assert account.cash >= 0 and all(q >= 0 for q in account.holdings.values())
     assert "bought" in result.output and f"${account.cash:,.2f}" in result.output
+
+
+@pytest.mark.parametrize("style", STYLES)
+def test_with_only_the_single_history_tool_each_symbol_is_asked_for_on_its_own(style: str) -> None:
+    batch_account, single_account = PaperAccount(), PaperAccount()
+    batch_result, batch_steps, _ = run(OfflineStrategyModel(style), batch_account)
+    result, steps, _ = run(OfflineStrategyModel(style), single_account, tools=SINGLE_HISTORY_TOOLS)
+    assert {c.name for c in steps[1].tool_calls} == {"get_price_history"}
+    asked = [c.arguments["symbol"] for c in steps[1].tool_calls]
+    assert asked == batch_steps[1].tool_calls[0].arguments["symbols"]
+    assert result.output == batch_result.output and single_account.trades == batch_account.trades
 
 
 def test_rebalance_sells_first_and_moves_towards_the_targets() -> None:
@@ -268,7 +310,7 @@ def test_a_transcript_without_our_tags_is_read_from_its_tool_calls() -> None:
             "content": "Observation:\n" + GetBalance(account)() + "\n" + GetHoldings(account)(),
         },
     ]
-    tools = [tool(account) for tool in ALL_TOOLS]
+    tools = [tool(account) for tool in SINGLE_HISTORY_TOOLS]
     reply = OfflineStrategyModel("risk_parity").generate(messages, tools_to_call_from=tools)
     symbols = [c.function.arguments["symbol"] for c in reply.tool_calls]
     assert {c.function.name for c in reply.tool_calls} == {"get_price_history"} and "GLD" in symbols
