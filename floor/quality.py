@@ -23,6 +23,7 @@ from floor.money import cents, to_decimal
 
 if TYPE_CHECKING:
     import pandas as pd
+    from sqlalchemy import Engine
 
 VALUE_TOLERANCE = 0.005  # a recomputed value must agree to the cent
 _NAMED_ROWS = 10  # how many offending rows an observed text names before "and N more"
@@ -79,6 +80,19 @@ class QualityReport:
             cells = (r.suite, r.expectation, r.column or "—", "✅" if r.success else "❌", r.observed)
             lines.append("| " + " | ".join(_markdown_cell(cell) for cell in cells) + " |")
         return "\n".join(lines) + "\n"
+
+
+def check_cycle(engine: Engine, cycle_id: int) -> QualityReport:
+    """:func:`check_cycle_data` on what cycle ``cycle_id`` stored: its prices, every position and
+    its snapshots."""
+    from floor.market.cache import cycle_quotes
+    from floor.portfolio.valuation import position_rows, snapshot_rows
+
+    prices = [
+        {"symbol": q.symbol, "price": q.price, "as_of": q.as_of}
+        for q in cycle_quotes(engine, cycle_id).values()
+    ]
+    return check_cycle_data(prices, position_rows(engine), snapshot_rows(engine, cycle_id))
 
 
 def check_cycle_data(

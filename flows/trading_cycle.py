@@ -1,7 +1,8 @@
 """One trading cycle: gate -> prices -> every trader's turn at once -> valuation -> quality.
 
 Each run first marks crashed what killed runs left running; a run that crashes itself marks its
-own cycle crashed (Prefect's crash hook); and each cycle ends by pruning old out-of-cycle prices.
+own cycle crashed (Prefect's crash hook). After valuation, the leaderboard, the data-quality checks
+and the pruning of old out-of-cycle prices run at once.
 """
 
 import asyncio
@@ -109,6 +110,7 @@ async def trading_cycle(force: bool = False, traders: list[str] | None = None) -
         traders: Only these traders (by name); default every configured trader.
     """
     logger = get_run_logger()
+    runtime.settle()
     await mark_crashed_runs()
     forced = force or runtime.settings().run_even_when_market_is_closed
     status = await check_market_open()
@@ -132,14 +134,17 @@ async def trading_cycle(force: bool = False, traders: list[str] | None = None) -
     ended = await run_turns([p.name for p in profiles], cycle_id, universe)
     outcomes = await collect_turn_outcomes(cycle_id, ended)
     views = await value_portfolios(cycle_id)
-    await publish_leaderboard(cycle_id, views, outcomes)
     failed = sorted(name for name, o in outcomes.items() if o.status == "failed")
-    try:
-        await check_data_quality(cycle_id)
-    except Exception:
+    # These three only read what valuation wrote (pruning touches no cycle's prices): side by side.
+    board, quality, _ = await asyncio.gather(
+        publish_leaderboard(cycle_id, views, outcomes, return_state=True),
+        check_data_quality(cycle_id, return_state=True),
+        prune_old_prices(return_state=True),  # housekeeping: a failure shows, and never fails the cycle
+    )
+    if not quality.is_completed():
         await close_cycle(cycle_id, "failed", "data-quality checks failed")
-        raise
-    await prune_old_prices(return_state=True)  # housekeeping: a failure shows, and never fails the cycle
+        await quality.aresult()  # raises the checks' own error: the run fails with it
+    await board.aresult()  # a leaderboard that could not be published fails the run
     note = f"failed turns: {', '.join(failed)}" if failed else None
     await close_cycle(cycle_id, "completed", note)
     return {

@@ -8,16 +8,15 @@ from prefect import get_run_logger
 from prefect.artifacts import acreate_markdown_artifact
 
 from floor.errors import DataQualityError
-from floor.market.cache import cycle_quotes
 from floor.market.feed import PriceBatch
-from floor.portfolio.valuation import position_rows, snapshot_rows
+from floor.quality import check_cycle
 from tasks import floor_task, runtime
 
 
 @floor_task(name="check-data-quality")
 async def check_data_quality(cycle_id: int) -> bool:
     """Run the suites on prices, positions and snapshots; publish the results; fail on a failure."""
-    report = await asyncio.to_thread(_check_cycle, runtime.engine(), cycle_id)
+    report = await asyncio.to_thread(check_cycle, runtime.engine(), cycle_id)
     await acreate_markdown_artifact(
         key="data-quality",
         markdown=report.as_markdown(),
@@ -55,13 +54,3 @@ async def check_price_batch(batch: PriceBatch) -> bool:
         raise DataQualityError(f"the {batch.source} price batch failed its checks: {failed}")
     get_run_logger().info("Price batch from %s passed %d checks", batch.source, len(report.results))
     return True
-
-
-def _check_cycle(engine, cycle_id: int):
-    from floor.quality import check_cycle_data
-
-    prices = [
-        {"symbol": q.symbol, "price": q.price, "as_of": q.as_of}
-        for q in cycle_quotes(engine, cycle_id).values()
-    ]
-    return check_cycle_data(prices, position_rows(engine), snapshot_rows(engine, cycle_id))

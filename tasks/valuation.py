@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 
 from prefect import get_run_logger
 
-from floor.portfolio.read_model import AccountView, read_accounts
-from floor.portfolio.valuation import record_snapshots
+from floor.portfolio.read_model import AccountView
+from floor.portfolio.valuation import value_cycle
 from tasks import floor_task, runtime
 
 
@@ -18,16 +18,12 @@ async def value_portfolios(cycle_id: int) -> list[AccountView]:
 
     A position the cycle has no price for is valued at cost and flagged; the run log says which.
     """
-    views = await asyncio.to_thread(_value, runtime.engine(), runtime.market().name, cycle_id)
+    views = await asyncio.to_thread(
+        value_cycle, runtime.engine(), runtime.market().name, cycle_id, datetime.now(UTC)
+    )
     for view in views:
         if view.unpriced:
             get_run_logger().warning(
                 "%s: no cycle price for %s; valued at cost", view.trader, ", ".join(view.unpriced)
             )
-    return views
-
-
-def _value(engine, source: str, cycle_id: int) -> list[AccountView]:
-    views = read_accounts(engine, source, cycle_id, recent=0)
-    record_snapshots(engine, views, cycle_id=cycle_id, taken_at=datetime.now(UTC))
     return views

@@ -12,8 +12,16 @@ from decimal import Decimal
 from sqlalchemy import Engine, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-from floor.portfolio.read_model import AccountView
+from floor.portfolio.read_model import AccountView, read_accounts
 from floor.schema import accounts, positions, snapshots
+
+
+def value_cycle(engine: Engine, source: str, cycle_id: int, taken_at: datetime) -> list[AccountView]:
+    """Value every account at cycle ``cycle_id``'s prices (of the market ``source``) and store the
+    snapshots; returns the views they were taken from."""
+    views = read_accounts(engine, source, cycle_id, recent=0)
+    record_snapshots(engine, views, cycle_id=cycle_id, taken_at=taken_at)
+    return views
 
 
 def record_snapshots(
