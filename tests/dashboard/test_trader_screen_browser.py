@@ -47,11 +47,18 @@ def ray_turn(engine) -> None:
             ("function", 'Step 1 [tool call] lookup_share_price({"symbol": "AAPL"})'),
             ("agent", f"Step 1 [observation] {json.dumps(QUOTE)}"),
             ("generation", "Step 2 [action]: Now the 60-day price history."),
-            *[
-                ("function", f'Step 2 [tool call] get_price_history({{"symbol": "{s}", "days": 60}})')
-                for s in ["AAPL", "MSFT", "SPY", "TLT", "GLD", "KO", "JNJ", "XOM", "JPM", "IEF"]
-            ],
-            ("agent", "Step 2 [observation] " + " ".join(['{"kind": "history", "closes": []}'] * 10)),
+            (
+                "function",
+                "Step 2 [tool call] get_price_histories("
+                + json.dumps(
+                    {
+                        "symbols": ["AAPL", "MSFT", "SPY", "TLT", "GLD", "KO", "JNJ", "XOM", "JPM", "IEF"],
+                        "days": 60,
+                    }
+                )
+                + ")",
+            ),
+            ("agent", 'Step 2 [observation] {"kind": "histories", "histories": []}'),
         ],
         cycle_id=3,
     )
@@ -175,7 +182,7 @@ def test_the_trader_screen(served, traded_floor, tmp_path, label, width, height)
         assert readable == [
             "Bought 3 AAPL at $99.20 ($297.60); cash now $9,702.40",
             "bought 3 AAPL at $99.20 — risk parity wants equities",
-            "history of 10 symbols",
+            "history of 10 symbols (60 days)",
             "looked up AAPL: $99.00",
             "Trade turn started (offline)",
         ]
@@ -184,7 +191,7 @@ def test_the_trader_screen(served, traded_floor, tmp_path, label, width, height)
         assert step.tag_name == "details"
         step.find_element(By.CSS_SELECTOR, "summary").click()
         detail = wait_for(lambda: step.find_element(By.CSS_SELECTOR, ".log-detail").text or None)
-        assert 'get_price_history({"symbol": "IEF", "days": 60})' in detail
+        assert '"IEF"], "days": 60})' in detail and "get_price_histories(" in detail
 
         # The time range control narrows every chart to the last day of valuations.
         browser.find_element(By.CSS_SELECTOR, "#range input[value='day']").click()

@@ -158,3 +158,23 @@ def test_cycle_loaded_from_its_entrypoint_runs(runtime, floor):
     loaded = load_flow_from_entrypoint(entrypoint)  # a module path, as a worker anywhere loads it
     result = asyncio.run(loaded(force=True, traders=["George"]))
     assert result["turns"] == {"George": "succeeded"}
+
+
+def test_a_process_settles_once_with_what_its_cycles_import_frozen():
+    # In a process of its own: freezing is for the life of the process.
+    script = (
+        "import gc, sys\n"
+        "from tasks import runtime\n"
+        "runtime.settle()\n"
+        "frozen = gc.get_freeze_count()\n"
+        "later = [[] for _ in range(1000)]\n"  # made after: a second freeze would take them too
+        "runtime.settle()\n"
+        "loaded = [name in sys.modules for name in ('great_expectations', 'smolagents')]\n"
+        "print(frozen, gc.get_freeze_count(), *loaded)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True
+    )
+    first, second, gx, smolagents = done.stdout.split()
+    assert int(first) > 100_000 and second == first  # once: the second call freezes nothing more
+    assert gx == smolagents == "True"

@@ -83,6 +83,21 @@ def test_history_asks_polygon_once_then_reads_the_cache(floor, polygon):
     assert polygon.count("aggs") == 1
 
 
+def test_a_batch_of_histories_asks_polygon_once_per_symbol_then_reads_the_cache(floor, polygon):
+    sessions = sessions_until(last_closed_session(datetime.now(UTC)), 3)
+    for n, day in enumerate(sessions):
+        polygon.set_closes(day, {"GLD": 190.0 + n, "AAPL": 230.0 + n})
+    for _ in range(3):
+        result = call(floor, polygon, None, "get_price_histories", {"symbols": ["GLD", "AAPL"], "days": 3})
+        assert not result.isError, result.content[0].text
+    batch = json.loads(result.content[0].text)["histories"]
+    assert [[c["close"] for c in h["closes"]] for h in batch] == [
+        [190.0, 191.0, 192.0],
+        [230.0, 231.0, 232.0],
+    ]
+    assert polygon.count("aggs") == 2
+
+
 def test_is_market_open_counts_extended_hours_when_configured(floor, polygon):
     from floor.market.calendar import market_status
 
