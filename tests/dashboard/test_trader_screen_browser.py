@@ -193,7 +193,13 @@ def test_the_trader_screen(served, traded_floor, tmp_path, label, width, height)
         detail = wait_for(lambda: step.find_element(By.CSS_SELECTOR, ".log-detail").text or None)
         assert '"IEF"], "days": 60})' in detail and "get_price_histories(" in detail
 
-        # The time range control narrows every chart to the last day of valuations.
+        # The time range control reads on the dark page (Dash's own style is dark text for a light one)
+        # and narrows every chart to the last day of valuations.
+        shade = browser.execute_script(
+            "return getComputedStyle(document.querySelector('#range label')).color"
+        )
+        red, green, blue = (int(c) for c in shade[shade.index("(") + 1 : shade.index(")")].split(",")[:3])
+        assert 0.2126 * red + 0.7152 * green + 0.0722 * blue > 150, shade
         browser.find_element(By.CSS_SELECTOR, "#range input[value='day']").click()
         assert browser.find_element(By.CSS_SELECTOR, "#range input[value='day']").is_selected()
 
