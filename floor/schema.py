@@ -237,3 +237,14 @@ tool_tokens = Table(
     Column("revoked_at", DateTime(timezone=True)),
     Index("ix_tool_tokens_expires_at", "expires_at"),
 )
+
+# Books other than the live floor's (floor.books): each is a Postgres schema holding the floor's
+# tables, for one backtest and seed. The live floor is the database's own schema and has no row here.
+books = Table(
+    "books",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("schema_name", String(63), nullable=False, unique=True),
+    Column("label", Text, nullable=False, server_default=""),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
