@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import re
+from datetime import date
 
 from mcp.server.fastmcp.exceptions import ToolError
 
-from floor.errors import FloorError, TradeRejected
+from floor.errors import FloorError, TradeRejected, shown
 from floor.tool_results import (
     DailyCloseResult,
     MarketStatusResult,
@@ -17,6 +18,7 @@ from floor.tool_results import (
 from servers.binding import BindingSource, TraderBinding, bound_tools
 from servers.strict_tools import StrictFastMCP
 
+DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 MAX_HISTORY_SYMBOLS = 20  # symbols one get_price_histories call may ask for
 
 
@@ -54,12 +56,23 @@ def build_market_server(
             as_of=quote.as_of,
             source=quote.source,
             stale=quote.stale,
-            age_minutes=int((datetime.now(UTC) - quote.as_of).total_seconds() // 60) if quote.stale else None,
+            age_minutes=int((book.now() - quote.as_of).total_seconds() // 60) if quote.stale else None,
         )
 
-    def _history(book, symbol: str, days: int) -> PriceHistory:
+    def _end(end: str | None) -> date | None:
+        """``end`` as a day, written YYYY-MM-DD only (Python would also read 20250102 or 2025-W01-4)."""
+        if end is None:
+            return None
         try:
-            closes = book.history(symbol, days)
+            if not DAY.fullmatch(end):
+                raise ValueError(end)
+            return date.fromisoformat(end)
+        except ValueError:
+            raise ToolError(f"end must be a day written YYYY-MM-DD, got {shown(end)}") from None
+
+    def _history(book, symbol: str, days: int, end: date | None) -> PriceHistory:
+        try:
+            closes = book.history(symbol, days, end)
         except TradeRejected as exc:
             raise ToolError(str(exc)) from exc
         except FloorError as exc:  # the market API failed or refused; the agent may try later
@@ -69,23 +82,29 @@ def build_market_server(
         )
 
     @tool
-    def get_price_history(binding: TraderBinding, symbol: str, days: int = 30) -> PriceHistory:
+    def get_price_history(
+        binding: TraderBinding, symbol: str, days: int = 30, end: str | None = None
+    ) -> PriceHistory:
         """Get daily closing prices of one symbol, oldest first.
 
         Args:
             symbol: Ticker symbol, e.g. AAPL.
             days: How many trading days back, from 1 to 365.
+            end: The last day, YYYY-MM-DD; default the last session that has closed. A later day is refused.
         """
         book = binding.prices
-        return _history(book, _symbol(book, symbol), days)
+        return _history(book, _symbol(book, symbol), days, _end(end))
 
     @tool
-    def get_price_histories(binding: TraderBinding, symbols: list[str], days: int = 30) -> PriceHistories:
+    def get_price_histories(
+        binding: TraderBinding, symbols: list[str], days: int = 30, end: str | None = None
+    ) -> PriceHistories:
         """Get daily closing prices of several symbols in one call, each oldest first.
 
         Args:
             symbols: 1 to 20 different ticker symbols, e.g. ["AAPL", "MSFT"].
             days: How many trading days back, from 1 to 365.
+            end: The last day, YYYY-MM-DD; default the last session that has closed. A later day is refused.
         """
         if not 1 <= len(symbols) <= MAX_HISTORY_SYMBOLS:
             raise ToolError(f"symbols must list 1 to {MAX_HISTORY_SYMBOLS} symbols, got {len(symbols)}")
@@ -94,7 +113,8 @@ def build_market_server(
         repeated = sorted({s for s in cleaned if cleaned.count(s) > 1})
         if repeated:
             raise ToolError(f"symbols must be different; listed more than once: {', '.join(repeated)}")
-        return PriceHistories(histories=[_history(book, symbol, days) for symbol in cleaned])
+        last = _end(end)
+        return PriceHistories(histories=[_history(book, symbol, days, last) for symbol in cleaned])
 
     @tool
     def is_market_open(binding: TraderBinding) -> MarketStatusResult:
@@ -102,7 +122,7 @@ def build_market_server(
         from floor.market.calendar import market_status
 
         # The NYSE calendar, not the market API: a trader's question costs no upstream request.
-        status = market_status(datetime.now(UTC), open_sessions)
+        status = market_status(binding.prices.now(), open_sessions)
         return MarketStatusResult(
             open=status.open,
             as_of=status.as_of,

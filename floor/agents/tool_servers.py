@@ -243,7 +243,14 @@ def _tool(held: _Session, tool: Any, service: ToolService, loop: asyncio.Abstrac
                 f"the connection to the tool service at {service.url} was lost mid-call ({lost})"
             ) from exc
 
-    return _adapter().adapt(call, tool)
+    adapted = _adapter().adapt(call, tool)
+    # smolagents requires every input not marked nullable, and mcpadapt marks none: an argument
+    # with a default (``days``, ``end``) may be left out, and the server's default applies.
+    required = set(tool.inputSchema.get("required", ()))
+    for name, spec in adapted.inputs.items():
+        if name not in required:
+            spec["nullable"] = True
+    return adapted
 
 
 def _lost(held: _Session, service: ToolService, when: str) -> ToolServiceUnavailable:

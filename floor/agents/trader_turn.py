@@ -15,8 +15,8 @@ servers it connects to, the push tool and the researcher it may call (:func:`man
 from __future__ import annotations
 
 from contextlib import ExitStack
-from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass, field, replace
+from datetime import timedelta
 from functools import partial
 from typing import Any
 
@@ -30,6 +30,7 @@ from floor.agents.prompts import instructions, market_data_note, turn_message
 from floor.agents.redaction import Redactor
 from floor.agents.tool_servers import ToolPass, ToolService, ToolServiceUnavailable, open_tools
 from floor.agents.tracing import StepTracer
+from floor.clock import Clock, WallClock
 from floor.errors import ConfigurationError
 from floor.ledger import accounts
 from floor.ledger.risk import policy_for
@@ -58,6 +59,7 @@ class TurnRequest:
     cycle_id: int | None
     turn_key: str
     universe: list[str]
+    clock: Clock = field(default_factory=WallClock)  # the prompt's "Time:" (a session's, in a backtest)
 
 
 @dataclass
@@ -250,7 +252,7 @@ def _run_agent(context: TurnContext, kind: str, model: Any, access: ToolPass, ki
             step_callbacks={ActionStep: tracer, FinalAnswerStep: tracer, PlanningStep: tracer},
             verbosity_level=LogLevel.OFF,
         )
-        result = agent.run(turn_message(kind, profile, datetime.now(UTC), summary), return_full_result=True)
+        result = agent.run(turn_message(kind, profile, request.clock.now(), summary), return_full_result=True)
     if result.state != "success":
         reason = f"the agent stopped without an answer ({result.state})"
         return _with_usage(TurnOutcome(status="failed", error=reason, steps=tracer.steps), context.meter)

@@ -21,6 +21,7 @@ from sqlalchemy import Connection, Engine, String, column, delete, exists, func,
 from sqlalchemy.dialects.postgresql import array
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
+from floor.clock import Clock, WallClock
 from floor.errors import TradeRejected
 from floor.ledger.trades import normalize_symbol
 from floor.market import DailyClose, MarketData, Quote, RemoteMarket
@@ -272,9 +273,14 @@ class PriceBook:
     per cycle by the cycle itself, so traders cause no upstream requests for prices. Every quote
     it answers is a cached row (``cache_id`` set), which a fill records.
 
+    Point in time: it answers only with what was known at its clock's instant. A local market is
+    priced at that instant; daily history ends with the last NYSE session closed by then, and a
+    history asked to end later is refused (a backtest's clock is a past session's decision time).
+
     Args:
         fresh_for: Outside a cycle, how long a cached batch of a local market answers before the
             next lookup fetches a new one (QUOTE_CACHE_SECONDS).
+        clock: What time it is (the wall clock live).
     """
 
     def __init__(
@@ -284,13 +290,19 @@ class PriceBook:
         cycle_id: int | None = None,
         *,
         fresh_for: timedelta = DEFAULT_QUOTE_FRESHNESS,
+        clock: Clock | None = None,
     ) -> None:
         self._engine = engine
         self._market = market
         self._cycle_id = cycle_id
         self._fresh_for = fresh_for
+        self._clock = clock or WallClock()
         self._cycle_cache: dict[str, Quote] | None = None
         self._remote = isinstance(market, RemoteMarket)
+
+    def now(self) -> datetime:
+        """The instant it answers for."""
+        return self._clock.now()
 
     @property
     def source(self) -> str:
@@ -326,7 +338,7 @@ class PriceBook:
             if self._cycle_id is not None:
                 return None  # the cycle has no usable price for it: no trade, never an invented one
             return latest_quotes(self._engine, [symbol], source=self._market.name).get(symbol)
-        now = datetime.now(UTC)
+        now = self.now()
         if self._cycle_id is None:
             return recent_quote(self._engine, self._market, symbol, now, self._fresh_for)
         fresh = self._market.quotes([symbol], now).get(symbol)
@@ -338,10 +350,21 @@ class PriceBook:
         return stored
 
     def history(self, symbol: str, days: int, until: date | None = None) -> list[DailyClose]:
-        """Daily closes of a known symbol, oldest first; at most a year back."""
+        """Daily closes of a known symbol, oldest first, at most a year back, ending with ``until``
+        (default: the last session closed at the clock's instant; a later day is refused)."""
+        from floor.market.calendar import last_closed_session
+
         if not 1 <= days <= MAX_LOOKBACK_DAYS:
             raise TradeRejected(f"days must be between 1 and {MAX_LOOKBACK_DAYS}, got {days}")
-        until = until or datetime.now(UTC).date()
+        now = self.now()
+        newest = last_closed_session(now)
+        if until is None:
+            until = newest
+        elif until > newest:
+            raise TradeRejected(
+                f"no close after {newest.isoformat()} is known yet: it is {now:%Y-%m-%d %H:%M} UTC, "
+                f"so a history cannot end on {until.isoformat()}"
+            )
         if self._remote:
             return cached_history(self._engine, self._market, symbol, days, until)
         return self._market.history(symbol, days, until)

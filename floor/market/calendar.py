@@ -115,6 +115,24 @@ def session_close(day: date) -> datetime:
     return _nyse().session_close(day.isoformat()).to_pydatetime().astimezone(UTC)
 
 
+def session_open(day: date) -> datetime:
+    """When the session of ``day`` opened (9:30 New York), in UTC."""
+    return _nyse().session_open(day.isoformat()).to_pydatetime().astimezone(UTC)
+
+
+def is_session(day: date) -> bool:
+    """True if the NYSE traded on ``day`` (inside the calendar's years: 2019 to two years ahead)."""
+    calendar = _nyse()
+    if not calendar.first_session.date() <= day <= calendar.last_session.date():
+        return False
+    return bool(calendar.is_session(day.isoformat()))
+
+
+def sessions_between(first: date, last: date) -> list[date]:
+    """Every NYSE session from ``first`` to ``last``, both included, in order."""
+    return [s.date() for s in _nyse().sessions_in_range(first.isoformat(), last.isoformat())]
+
+
 def sessions_until(until: date, count: int) -> list[date]:
     """The last ``count`` sessions up to and including ``until`` (a non-session day: before it)."""
     calendar = _nyse()

@@ -3,13 +3,15 @@ smolagents -> stdio MCP servers -> the ledger. Tokens, cost, budget, failures an
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from dataclasses import replace
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
 from sqlalchemy import func, select, text, update
 
 from floor.agents.trader_turn import TurnRequest, run_turn
+from floor.clock import SessionClock
 from floor.market.cache import store_quotes
 from floor.market.simulated import SimulatedMarket
 from floor.runs.activity import read_logs
@@ -44,12 +46,14 @@ def llm_settings(database_url: str, llm: OpenAIServer, **overrides) -> Settings:
     return Settings(_env_file=None, **{**values, **overrides})
 
 
-def play(engine, settings: Settings, trader: str = "Warren", flow_run_id: str = "run-1"):
+def play(engine, settings: Settings, trader: str = "Warren", flow_run_id: str = "run-1", clock=None):
     cycle_id = start_cycle(engine, forced=True, flow_run_id=flow_run_id)
     market = SimulatedMarket()
     store_quotes(engine, market.quotes(market.universe(), datetime.now(UTC)).values(), cycle_id)
     profile = find_trader(load_traders(settings), trader)
     request = TurnRequest(profile, cycle_id, f"cycle-{cycle_id}:{trader}", market.universe())
+    if clock is not None:
+        request = replace(request, clock=clock)
     with served(settings, engine) as tools:
         return run_turn(engine, settings, request, tools)
 
@@ -107,6 +111,14 @@ def test_the_prompt_holds_the_account_summary_and_the_market_tools(floor, databa
     assert "Cash: $10,000.00" in prompt and "Positions: none" in prompt
     assert "simulated market" in prompt and "get_price_history(symbol, days)" in prompt
     assert {"buy_shares", "sell_shares", "lookup_share_price", "final_answer"} <= set(request.tool_names)
+    assert f"Time: {datetime.now(UTC):%Y-%m-%dT%H}" in prompt
+
+
+def test_the_prompt_tells_the_time_of_the_turns_clock(floor, database_url, llm):
+    llm.script(final_answer("Nothing to do."))
+    play(floor, llm_settings(database_url, llm), clock=SessionClock(date(2025, 3, 4)))
+    [request] = llm.requests
+    assert "Time: 2025-03-04T14:30+00:00" in request.prompt_text()
 
 
 @pytest.mark.parametrize("status", [429, 500])

@@ -69,6 +69,18 @@ def test_each_session_initialises_and_lists_its_tools_once(floor, settings):
     assert app.seen[("/mcp/accounts/", "tools/call")] == 1
 
 
+def test_an_argument_with_a_default_may_be_left_out_and_one_without_may_not(floor, settings, tool_service):
+    from smolagents.tools import validate_tool_arguments
+
+    with open_tools(ToolPass(tool_service, token(floor)), ["market"]) as tools:
+        history = next(tool for tool in tools if tool.name == "get_price_history")
+        validate_tool_arguments(history, {"symbol": "GLD"})  # as the agent checks a model's call
+        closes = json.loads(history(symbol="GLD"))["closes"]
+        with pytest.raises(ValueError, match="Argument symbol is required"):
+            validate_tool_arguments(history, {"days": 5})
+    assert len(closes) == 30  # the server's default
+
+
 def stalling_service() -> Starlette:
     """A stand-in for a service that accepts a call and never answers it."""
     server = FastMCP("stalls", json_response=True, streamable_http_path="/")
