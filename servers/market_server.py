@@ -19,7 +19,6 @@ from servers.binding import BindingSource, TraderBinding, bound_tools
 from servers.strict_tools import StrictFastMCP
 
 DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
-MAX_HISTORY_SYMBOLS = 20  # symbols one get_price_histories call may ask for
 
 
 def build_market_server(
@@ -106,13 +105,11 @@ def build_market_server(
             days: How many trading days back, from 1 to 365.
             end: The last day, YYYY-MM-DD; default the last session that has closed. A later day is refused.
         """
-        if not 1 <= len(symbols) <= MAX_HISTORY_SYMBOLS:
-            raise ToolError(f"symbols must list 1 to {MAX_HISTORY_SYMBOLS} symbols, got {len(symbols)}")
         book = binding.prices
-        cleaned = [_symbol(book, symbol) for symbol in symbols]  # every symbol checked before any is read
-        repeated = sorted({s for s in cleaned if cleaned.count(s) > 1})
-        if repeated:
-            raise ToolError(f"symbols must be different; listed more than once: {', '.join(repeated)}")
+        try:
+            cleaned = book.resolve_batch(symbols)  # every symbol checked before any is read
+        except TradeRejected as exc:
+            raise ToolError(str(exc)) from exc
         last = _end(end)
         return PriceHistories(histories=[_history(book, symbol, days, last) for symbol in cleaned])
 

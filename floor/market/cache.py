@@ -12,7 +12,7 @@ outside a cycle are pruned once old (:func:`prune_prices`), except those a fill 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -28,6 +28,7 @@ from floor.market import DailyClose, MarketData, Quote, RemoteMarket
 from floor.schema import daily_closes, prices, transactions
 
 MAX_LOOKBACK_DAYS = 365  # how far back a trader may ask for daily closes
+MAX_HISTORY_SYMBOLS = 20  # how many symbols' histories one question may ask for
 DEFAULT_QUOTE_FRESHNESS = timedelta(seconds=60)  # QUOTE_CACHE_SECONDS' default
 
 
@@ -321,6 +322,17 @@ class PriceBook:
         cleaned = normalize_symbol(symbol)
         if not self._market.knows(cleaned):
             raise TradeRejected(f"unknown symbol {cleaned}: it is not traded on this floor's market")
+        return cleaned
+
+    def resolve_batch(self, symbols: Sequence[object]) -> list[str]:
+        """Each symbol of a question about several, normalised, in order; a TradeRejected for the whole
+        batch if it is empty, longer than MAX_HISTORY_SYMBOLS, names one twice or names one unknown."""
+        if not 1 <= len(symbols) <= MAX_HISTORY_SYMBOLS:
+            raise TradeRejected(f"symbols must list 1 to {MAX_HISTORY_SYMBOLS} symbols, got {len(symbols)}")
+        cleaned = [self.resolve(symbol) for symbol in symbols]
+        repeated = sorted({s for s in cleaned if cleaned.count(s) > 1})
+        if repeated:
+            raise TradeRejected(f"symbols must be different; listed more than once: {', '.join(repeated)}")
         return cleaned
 
     def universe(self) -> list[str]:

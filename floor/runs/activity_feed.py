@@ -268,10 +268,7 @@ def _describe(step: _Step) -> str:
         parts.append("market open" if status.get("open") else "market closed")
     if "change_strategy" in names:
         parts.append("changed strategy")
-    known = {"lookup_share_price", "get_price_history", "get_price_histories", "get_balance", "get_holdings"}
-    known.add("is_market_open")
-    known |= set(ORDER_TOOLS) | {"change_strategy"}
-    others = [c for c in step.calls if c.name not in known]
+    others = [c for c in step.calls if c.name not in DESCRIBED_TOOLS]
     for call in others:
         argument = next((str(v) for v in call.arguments.values() if isinstance(v, str | int | float)), "")
         parts.append(f"{call.name}({_short(argument, 40)})" if argument else call.name)
@@ -280,6 +277,21 @@ def _describe(step: _Step) -> str:
     if not parts:
         parts.append(", ".join(names) if names else (step.said or "(no output)"))
     return "; ".join(parts)
+
+
+# The calls _describe words itself; any other is shown as its name and first argument.
+DESCRIBED_TOOLS = frozenset(
+    {
+        "lookup_share_price",
+        "get_price_history",
+        "get_price_histories",
+        "get_balance",
+        "get_holdings",
+        "is_market_open",
+        "change_strategy",
+        *ORDER_TOOLS,
+    }
+)
 
 
 def _histories_asked(calls: list[_Call]) -> list[tuple[str, Any]]:
