@@ -26,6 +26,18 @@ def port_number(text: str) -> int:
     return value
 
 
+def day(text: str):
+    """A calendar day written YYYY-MM-DD."""
+    from datetime import date
+
+    try:
+        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+            raise ValueError
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a day written YYYY-MM-DD, got {text!r}") from None
+
+
 def nonblank(text: str) -> str:
     if not text.strip():
         raise argparse.ArgumentTypeError("must not be blank")

@@ -1,4 +1,4 @@
-"""The ``floor`` command: reset, run, report, logs, resume, mcp, up, dashboard.
+"""The ``floor`` command: reset, run, backtest, backtests, report, logs, resume, mcp, up, dashboard.
 
 Entry points only wire: read settings once, connect, call ``floor`` or run a flow.
 """
@@ -12,8 +12,9 @@ import os
 import signal
 import sys
 
-from deployments.arguments import FloorArgumentParser, command, nonblank, port_number, positive_int
+from deployments.arguments import FloorArgumentParser, command, day, nonblank, port_number, positive_int
 from deployments.console import LOG_LINE_LIMIT, TurnLines, cycle_summary, shorten
+from floor.backtest.records import UnknownBacktest
 from floor.errors import ConfigurationError
 
 
@@ -162,6 +163,163 @@ def cmd_resume(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_backtest(args: argparse.Namespace) -> int:
+    """``floor backtest``: run one (or resume one), or show or delete one."""
+    if args.action in ("show", "delete", "resume") and args.id is None:
+        raise ConfigurationError(
+            f"floor backtest {args.action} needs the backtest's ID (`floor backtests` lists them)"
+        )
+    if args.action == "show":
+        return _show_backtest(args)
+    if args.action == "delete":
+        return _delete_backtest(args)
+    if args.action is None and (args.start is None or args.end is None):
+        raise ConfigurationError("floor backtest needs --start and --end (days written YYYY-MM-DD)")
+    return _run_backtest(args)
+
+
+def _run_backtest(args: argparse.Namespace) -> int:
+    import asyncio
+
+    if not args.verbose:
+        os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "CRITICAL")
+    from floor.backtest.records import find_backtest, plan_backtest
+    from floor.backtest.report import results_text
+    from floor.settings import Settings
+    from floor.traders import load_traders
+
+    settings = Settings()
+    if args.action is None:  # every argument checked before Prefect or the database starts
+        plan_backtest(
+            load_traders(settings), args.start, args.end, traders=args.trader, model=args.model,
+            seeds=args.seeds, label=args.label or "",
+        )  # fmt: skip
+    from deployments.console import BacktestBar
+    from flows.backtest import backtest
+    from tasks.backtest import stop_requested
+
+    bar = BacktestBar()
+    previous = signal.getsignal(signal.SIGINT)
+
+    def stop(signum, frame):
+        if stop_requested.is_set():
+            raise KeyboardInterrupt
+        stop_requested.set()
+        bar.note("Stopping after the sessions being played (Ctrl+C again to quit at once)...")
+
+    signal.signal(signal.SIGINT, stop)
+    try:
+        with bar:
+            state = asyncio.run(
+                backtest(
+                    start=args.start, end=args.end, traders=args.trader or None, model=args.model,
+                    seeds=args.seeds, label=args.label or "", resume=args.id, return_state=True,
+                )
+            )  # fmt: skip
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if not state.is_completed():
+        hint = "" if args.verbose else " (--verbose shows Prefect's log)"
+        print(f"Backtest failed: {state.message}{hint}", file=sys.stderr)
+        return 1
+    result = state.result()
+    if asyncio.iscoroutine(result):
+        result = asyncio.run(result)
+    from floor.database import connect
+
+    record = find_backtest(connect(settings), result["backtest"])
+    print(results_text(record))
+    if record.status == "stopped":
+        print(f"Stopped. Play on with: floor backtest resume {record.id}")
+    else:
+        print(f"Details: floor backtest show {record.id} --json")
+    return 0
+
+
+def _show_backtest(args: argparse.Namespace) -> int:
+    from floor.backtest.records import find_backtest
+    from floor.backtest.report import results_text
+
+    _, engine, _ = _engine_and_traders()
+    record = find_backtest(engine, args.id)
+    if args.json:
+        spec = record.spec
+        print(
+            json.dumps(
+                {
+                    "id": record.id,
+                    "label": spec.label,
+                    "start": spec.start.isoformat(),
+                    "end": spec.end.isoformat(),
+                    "traders": list(spec.traders),
+                    "model": spec.model,
+                    "seeds": spec.seeds,
+                    "status": record.status,
+                    "note": record.note,
+                    "created_at": record.created_at.isoformat(),
+                    "finished_at": record.finished_at.isoformat() if record.finished_at else None,
+                    "results": record.results,
+                },
+                indent=2,
+            )
+        )
+    else:
+        print(results_text(record))
+    return 0
+
+
+def _delete_backtest(args: argparse.Namespace) -> int:
+    from floor.backtest.records import delete_backtest, find_backtest
+
+    _, engine, _ = _engine_and_traders()
+    record = find_backtest(engine, args.id)
+    if not args.yes:
+        if not sys.stdin.isatty():
+            raise ConfigurationError("delete drops the backtest and its books; pass --yes to confirm")
+        if input(f"Delete backtest {record.id} and its books? [y/N] ").strip().lower() not in ("y", "yes"):
+            print("Nothing changed.")
+            return 1
+    delete_backtest(engine, record.id)
+    print(f"Deleted backtest {record.id} and its books; the live floor is unchanged.")
+    return 0
+
+
+def cmd_backtests(args: argparse.Namespace) -> int:
+    from floor.backtest.records import list_backtests
+
+    _, engine, _ = _engine_and_traders()
+    found = list_backtests(engine)
+    if args.json:
+        print(
+            json.dumps(
+                [
+                    {
+                        "id": b.id, "label": b.spec.label, "start": b.spec.start.isoformat(),
+                        "end": b.spec.end.isoformat(), "traders": list(b.spec.traders), "model": b.spec.model,
+                        "seeds": b.spec.seeds, "status": b.status, "created_at": b.created_at.isoformat(),
+                    }
+                    for b in found
+                ],
+                indent=2,
+            )
+        )  # fmt: skip
+        return 0
+    if not found:
+        print("No backtests yet: floor backtest --start 2025-01-02 --end 2025-12-31")
+        return 0
+    for b in found:
+        best = ""
+        if b.results and b.results["traders"]:
+            top = max(b.results["traders"], key=lambda t: t["return"] or -1e9)
+            best = f"; best {top['trader']} {top['return'] * 100:+.2f}%" if top["return"] is not None else ""
+        label = f" ({b.spec.label})" if b.spec.label else ""
+        print(
+            f"{b.id:>4}  {b.status:<9} {b.spec.start} to {b.spec.end}  {', '.join(b.spec.traders)}"
+            f" x {b.spec.seeds}{label}{best}"
+        )
+    return 0
+
+
 def cmd_mcp(args: argparse.Namespace) -> int:
     from floor.ledger.accounts import ensure_accounts
     from floor.traders import find_trader
@@ -214,6 +372,8 @@ def build_parser() -> argparse.ArgumentParser:
   floor run --force              one cycle now, even with the market closed
   floor report Warren            Warren's account
   floor logs Warren --last 20    Warren's last 20 steps
+  floor backtest --start 2025-01-02 --end 2025-12-31
+                                 a year replayed, every trader beside SPY
   floor up                       the floor on its schedule, with the dashboard
 
 Run `floor COMMAND --help` for a command's options and examples.""",
@@ -255,6 +415,60 @@ Run `floor COMMAND --help` for a command's options and examples.""",
         "--trader", action="append", metavar="NAME", type=nonblank, help="only this trader (repeatable)"
     )
     run.add_argument("-v", "--verbose", action="store_true", help="also print Prefect's log lines")
+
+    backtest = command(
+        sub,
+        "backtest",
+        cmd_backtest,
+        "replay past sessions through the traders; show, resume or delete a backtest",
+        "Replay the NYSE sessions from --start to --end through the traders, point in time: each\n"
+        "(trader, seed) trades in a book of its own from $10,000 and the live floor never changes.\n"
+        "Shows a progress bar (sessions, ETA, model spend) and ends with every trader's return,\n"
+        "Sharpe, Sortino, drawdown, win rate, turnover and cost beside SPY and an equal-weight\n"
+        "universe. Ctrl+C stops after the sessions in play; `resume ID` plays on from there.",
+        """
+  floor backtest --start 2025-01-02 --end 2025-12-31
+  floor backtest --start 2025-06-02 --end 2025-06-30 --trader Warren --trader Ray --seeds 3
+  floor backtest --start 2025-01-02 --end 2025-03-31 --model openai/gpt-4o-mini --label "4o-mini Q1"
+  floor backtest resume 3        play on a stopped or killed backtest
+  floor backtest show 3 --json   its results, for scripts
+  floor backtest delete 3 --yes  drop it and its books
+""",
+    )
+    backtest.add_argument(
+        "action", nargs="?", choices=("show", "resume", "delete"), help="what to do with ID"
+    )
+    backtest.add_argument(
+        "id", nargs="?", type=positive_int, metavar="ID", help="the backtest (see `floor backtests`)"
+    )
+    backtest.add_argument("--start", type=day, metavar="DAY", help="first day of the span (YYYY-MM-DD)")
+    backtest.add_argument("--end", type=day, metavar="DAY", help="last day of the span, included")
+    backtest.add_argument(
+        "--trader", action="append", metavar="NAME", type=nonblank, help="only this trader (repeatable)"
+    )
+    backtest.add_argument(
+        "--model", type=nonblank, metavar="M", help="every trader on this model instead of its own"
+    )
+    backtest.add_argument(
+        "--seeds", type=positive_int, default=1, metavar="N", help="books per trader (default 1)"
+    )
+    backtest.add_argument("--label", type=nonblank, metavar="TEXT", help="a note to tell backtests apart")
+    backtest.add_argument("--json", action="store_true", help="show: print JSON")
+    backtest.add_argument("-y", "--yes", action="store_true", help="delete: without asking")
+    backtest.add_argument("-v", "--verbose", action="store_true", help="also print Prefect's log lines")
+
+    backtests = command(
+        sub,
+        "backtests",
+        cmd_backtests,
+        "list the backtests, newest first",
+        "Every backtest, newest first: id, status, span, traders and seeds, and its best return.",
+        """
+  floor backtests
+  floor backtests --json
+""",
+    )
+    backtests.add_argument("--json", action="store_true", help="print JSON")
 
     report = command(
         sub,
@@ -396,7 +610,7 @@ def main(argv: list[str] | None = None) -> None:
     received = _stop_on_sigterm()
     try:
         code = args.func(args)
-    except ConfigurationError as exc:
+    except (ConfigurationError, UnknownBacktest) as exc:
         print(f"floor: {exc}", file=sys.stderr)
         code = 2
     except KeyboardInterrupt:

@@ -61,3 +61,46 @@ def shorten(message: str, limit: int = LOG_LINE_LIMIT) -> str:
     if len(message) <= limit:
         return message
     return f"{message[:limit]}… ({len(message) - limit:,} more characters; --full)"
+
+
+class BacktestBar:
+    """``floor backtest``'s progress bar: sessions played of all, time left, dollars spent on models.
+
+    Listens to the backtest's progress (``tasks.backtest.progress_listeners``) while the block runs;
+    drawn by rich (which Prefect brings) on the terminal, and as plain lines where there is none.
+    """
+
+    def __init__(self) -> None:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+        self._bar = Progress(
+            TextColumn("Backtest"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("sessions"),
+            TimeRemainingColumn(),
+            TextColumn("{task.fields[cost]}"),
+        )
+        self._task = None
+
+    def __enter__(self) -> BacktestBar:
+        from tasks.backtest import progress_listeners
+
+        self._bar.start()
+        progress_listeners.append(self._update)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        from tasks.backtest import progress_listeners
+
+        progress_listeners.remove(self._update)
+        self._bar.stop()
+
+    def note(self, message: str) -> None:
+        self._bar.console.print(message)
+
+    def _update(self, progress) -> None:
+        cost = f"${progress.cost:.4f} on models"
+        if self._task is None:
+            self._task = self._bar.add_task("backtest", total=progress.total, cost=cost)
+        self._bar.update(self._task, completed=progress.done, total=progress.total, cost=cost)

@@ -19,11 +19,11 @@ from datetime import datetime
 from sqlalchemy import Engine, delete, insert, select, text
 
 from floor.errors import FloorError, shown
-from floor.schema import books, metadata
+from floor.schema import backtests, books, metadata
 
 MAX_LABEL_LENGTH = 200
 # Kept in the live schema only: what lists the books is not part of any one of them.
-_LIVE_ONLY = {books.name}
+_LIVE_ONLY = {books.name, backtests.name}
 
 
 class UnknownBook(FloorError):
@@ -38,10 +38,21 @@ class Book:
     schema: str
     label: str
     created_at: datetime
+    backtest_id: int | None = None  # the backtest it plays, with its trader and seed
+    trader: str | None = None
+    seed: int | None = None
 
 
-def create_book(engine: Engine, label: str = "") -> Book:
-    """A new, empty book (no accounts yet) labelled ``label``."""
+def create_book(
+    engine: Engine,
+    label: str = "",
+    *,
+    backtest_id: int | None = None,
+    trader: str | None = None,
+    seed: int | None = None,
+) -> Book:
+    """A new, empty book (no accounts yet) labelled ``label``, for ``trader`` and ``seed`` of
+    backtest ``backtest_id`` when given."""
     if not isinstance(label, str) or len(label) > MAX_LABEL_LENGTH or not label.isprintable():
         raise ValueError(
             f"a book's label is printable text of at most {MAX_LABEL_LENGTH} characters, got {shown(label)}"
@@ -50,7 +61,11 @@ def create_book(engine: Engine, label: str = "") -> Book:
         book_id = conn.execute(text("SELECT nextval(pg_get_serial_sequence('books', 'id'))")).scalar_one()
         schema = f"book_{book_id}"  # made of the id alone: nothing a user typed reaches the DDL
         row = conn.execute(
-            insert(books).values(id=book_id, schema_name=schema, label=label).returning(*books.c)
+            insert(books)
+            .values(
+                id=book_id, schema_name=schema, label=label, backtest_id=backtest_id, trader=trader, seed=seed
+            )
+            .returning(*books.c)
         ).one()
         conn.execute(text(f'CREATE SCHEMA "{schema}"'))
         tables = [t for t in metadata.sorted_tables if t.name not in _LIVE_ONLY]
@@ -72,10 +87,13 @@ def find_book(engine: Engine, book_id: int) -> Book:
     return _book(row)
 
 
-def list_books(engine: Engine) -> list[Book]:
-    """Every book, oldest first."""
+def list_books(engine: Engine, backtest_id: int | None = None) -> list[Book]:
+    """Every book (of backtest ``backtest_id``, when given), oldest first."""
+    query = select(books).order_by(books.c.id)
+    if backtest_id is not None:
+        query = query.where(books.c.backtest_id == backtest_id)
     with engine.connect() as conn:
-        return [_book(row) for row in conn.execute(select(books).order_by(books.c.id))]
+        return [_book(row) for row in conn.execute(query)]
 
 
 def delete_book(engine: Engine, book_id: int) -> None:
@@ -87,4 +105,12 @@ def delete_book(engine: Engine, book_id: int) -> None:
 
 
 def _book(row) -> Book:
-    return Book(id=row.id, schema=row.schema_name, label=row.label, created_at=row.created_at)
+    return Book(
+        id=row.id,
+        schema=row.schema_name,
+        label=row.label,
+        created_at=row.created_at,
+        backtest_id=row.backtest_id,
+        trader=row.trader,
+        seed=row.seed,
+    )

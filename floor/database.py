@@ -110,8 +110,10 @@ def resolve_database_url(settings: Settings) -> str:
     return sqlalchemy_url(url)
 
 
-def create_floor_engine(url: str, *, pool_size: int = 5) -> Engine:
-    return create_engine(url, pool_size=pool_size, max_overflow=10, pool_pre_ping=True)
+def create_floor_engine(url: str, *, pool_size: int = 5, pre_ping: bool = True) -> Engine:
+    """An engine on ``url``; ``pre_ping`` tests each connection as it leaves the pool (a round trip
+    that survives a restarted server; a backtest's short-lived worker goes without)."""
+    return create_engine(url, pool_size=pool_size, max_overflow=10, pool_pre_ping=pre_ping)
 
 
 def autocommit(engine: Engine) -> Engine:
@@ -133,7 +135,7 @@ def migrate(engine: Engine) -> None:
         command.upgrade(config, "head")
 
 
-def connect(settings: Settings, *, run_migrations: bool = True) -> Engine:
+def connect(settings: Settings, *, run_migrations: bool = True, pre_ping: bool = True) -> Engine:
     """The one way entry points get an engine: resolve the server, migrate, and export the URL.
 
     The URL is exported as ``DATABASE_URL`` so child processes (MCP servers) reach the same
@@ -142,7 +144,7 @@ def connect(settings: Settings, *, run_migrations: bool = True) -> Engine:
     url = resolve_database_url(settings)
     # Every running turn holds a connection at a time (its own or its tool call's), and the
     # cycle a few more: a pool smaller than that opens and drops a connection on most checkouts.
-    engine = create_floor_engine(url, pool_size=settings.max_concurrent_turns + 4)
+    engine = create_floor_engine(url, pool_size=settings.max_concurrent_turns + 4, pre_ping=pre_ping)
     try:
         if run_migrations:
             migrate(engine)

@@ -79,7 +79,12 @@ cycles = Table(
     Column("flow_run_id", String(64)),
     Column("note", Text),
     Column("owner", Integer),  # the lease of the process running it (floor.runs.leases)
+    # In a backtest's book: the NYSE session the cycle replays, and once it is completed, each
+    # trader's account as the session left it (where a resumed backtest starts again).
+    Column("session", Date),
+    Column("closing_state", JSONB),
     CheckConstraint("status IN " + str(CYCLE_STATUSES), name="ck_cycles_status"),
+    Index("ix_cycles_session", "session", unique=True, postgresql_where=text("session IS NOT NULL")),
 )
 
 transactions = Table(
@@ -222,6 +227,19 @@ daily_closes = Table(
     CheckConstraint("close > 0", name="ck_daily_closes_positive"),
 )
 
+# One row per upstream history fetch of a symbol: the sessions it asked for and when. A range a
+# fetch covered, made after its last session closed, is answered from the cache even where rows
+# are missing (a symbol listed later, or with no data upstream): asking again would bring nothing.
+daily_close_fetches = Table(
+    "daily_close_fetches",
+    metadata,
+    Column("symbol", String(16), primary_key=True),
+    Column("source", String(32), primary_key=True),
+    Column("first_day", Date, primary_key=True),
+    Column("last_day", Date, primary_key=True),
+    Column("fetched_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
 # One row per turn's tool credential. Only a hash of the token is kept: a leaked table grants nothing.
 tool_tokens = Table(
     "tool_tokens",
@@ -238,8 +256,33 @@ tool_tokens = Table(
     Index("ix_tool_tokens_expires_at", "expires_at"),
 )
 
+BACKTEST_STATUSES = ("running", "stopped", "completed", "failed")
+
+# One row per backtest (floor.backtest): its span, traders and seeds; its books play it.
+backtests = Table(
+    "backtests",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("label", Text, nullable=False, server_default=""),
+    Column("start_day", Date, nullable=False),
+    Column("end_day", Date, nullable=False),
+    Column("traders", JSONB, nullable=False),  # names, in the order given
+    Column("model", String(200)),  # every trader's model for this backtest; NULL: each its own
+    Column("seeds", Integer, nullable=False, server_default="1"),
+    Column("status", String(16), nullable=False, server_default="running"),
+    Column("flow_run_id", String(64)),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("finished_at", DateTime(timezone=True)),
+    Column("results", JSONB),
+    Column("note", Text),
+    CheckConstraint("status IN " + str(BACKTEST_STATUSES), name="ck_backtests_status"),
+    CheckConstraint("start_day <= end_day", name="ck_backtests_span"),
+    CheckConstraint("seeds >= 1", name="ck_backtests_seeds"),
+)
+
 # Books other than the live floor's (floor.books): each is a Postgres schema holding the floor's
-# tables, for one backtest and seed. The live floor is the database's own schema and has no row here.
+# tables, for one trader and seed of a backtest. The live floor is the database's own schema and
+# has no row here.
 books = Table(
     "books",
     metadata,
@@ -247,4 +290,8 @@ books = Table(
     Column("schema_name", String(63), nullable=False, unique=True),
     Column("label", Text, nullable=False, server_default=""),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("backtest_id", Integer, ForeignKey("backtests.id", ondelete="CASCADE")),
+    Column("trader", String(64)),
+    Column("seed", Integer),
+    UniqueConstraint("backtest_id", "trader", "seed", name="uq_books_backtest_trader_seed"),
 )

@@ -122,6 +122,13 @@ class Settings(BaseSettings):
     max_step_errors: int = Field(
         default=3, ge=1, le=30, description="Consecutive failed agent steps that end a turn."
     )
+    backtest_workers: int | None = Field(
+        default=None,
+        ge=0,
+        le=64,
+        description="Worker processes a backtest plays its books in; unset: one per core (at most one "
+        "per book); 0: threads of the backtest's own process.",
+    )
 
     # Research and notifications
     brave_api_key: str | None = None

@@ -61,9 +61,11 @@ def migrated_engine(database_url: str) -> Engine:
 
 @pytest.fixture
 def engine(migrated_engine: Engine) -> Engine:
-    """The floor's database with every table empty."""
+    """The floor's database with every table empty and no book (backtest ledger) left."""
     names = ", ".join(table.name for table in metadata.sorted_tables)
     with migrated_engine.begin() as conn:
+        for (schema,) in conn.execute(text("SELECT nspname FROM pg_namespace WHERE nspname LIKE 'book\\_%'")):
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
     return migrated_engine
 

@@ -18,6 +18,9 @@ class SetPrices:
     def knows(self, symbol: str) -> bool:
         return symbol in self.prices or symbol in self.unquoted
 
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
     def quote(self, symbol: str) -> Quote | None:
         if symbol in self.unquoted or symbol not in self.prices:
             return None

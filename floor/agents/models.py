@@ -50,8 +50,11 @@ def provider_credentials(model: str, settings: Settings) -> tuple[str | None, st
     return api_key, getattr(settings, base_field) if base_field else None
 
 
-def build_model(profile: TraderProfile, settings: Settings) -> Model:
-    """The model that plays ``profile``: offline rules for 'offline', else litellm's model string."""
+def build_model(profile: TraderProfile, settings: Settings, *, seed: int | None = None) -> Model:
+    """The model that plays ``profile``: offline rules for 'offline', else litellm's model string.
+
+    ``seed`` goes with every request to a language model; the offline rules are deterministic.
+    """
     if profile.model == "offline":
         from floor.agents.offline_model import OfflineStrategyModel
 
@@ -67,6 +70,7 @@ def build_model(profile: TraderProfile, settings: Settings) -> Model:
         retry=False,
         timeout=settings.model_timeout_seconds,
         max_retries=0,
+        **({} if seed is None else {"seed": seed}),
     )
 
 

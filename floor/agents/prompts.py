@@ -7,7 +7,7 @@ is one tool call away, never pasted in.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from floor.ledger.risk import RiskPolicy
 from floor.settings import Settings
@@ -46,6 +46,16 @@ def risk_limits_note(policy: RiskPolicy | None) -> str:
     )
 
 
+def backtest_note(session: date) -> str:
+    """What a trader is told when its turn replays a past session."""
+    return (
+        f"This is a backtest: the turn replays the NYSE session of {session:%A %-d %B %Y}. Every tool "
+        "answers as of that session's opening bell, and nothing later is known; asking for a later "
+        "price or close is refused. Web research, fetched pages and notifications are off, because "
+        "they are not point in time.\n"
+    )
+
+
 def instructions(
     profile: TraderProfile,
     strategy: str,
@@ -53,9 +63,13 @@ def instructions(
     market_note: str = "",
     *,
     policy: RiskPolicy | None = None,
+    session: date | None = None,
 ) -> str:
-    """The persona's standing instructions (they go into the agent's system prompt)."""
+    """The persona's standing instructions (they go into the agent's system prompt); ``session``
+    is the past session a backtest turn replays."""
     note = f"{market_note}\n" if market_note else ""
+    if session is not None:
+        note += backtest_note(session)
     note += risk_limits_note(policy)
     return (
         f"You are {profile.name}, a trader on a paper-trading floor; your persona is {profile.lastname}.\n"

@@ -14,7 +14,7 @@ from contextlib import ExitStack, contextmanager
 from smolagents import Model, ToolCallingAgent
 
 from floor.agents.tool_calling import FloorToolCallingAgent
-from floor.agents.tool_servers import ToolPass, open_tools
+from floor.agents.tool_servers import ToolAccess, open_tools
 from floor.settings import Settings
 
 RESEARCHER_NAME = "researcher"
@@ -105,7 +105,7 @@ def build_researcher(
 def open_researcher(
     model: Model,
     settings: Settings,
-    access: ToolPass,
+    access: ToolAccess,
     *,
     step_callback: Callable | None = None,
 ) -> Iterator[ToolCallingAgent]:
@@ -129,7 +129,7 @@ class ResearcherOnCall:
         stack: ExitStack,
         model: Model,
         settings: Settings,
-        access: ToolPass,
+        access: ToolAccess,
         *,
         step_callback: Callable | None = None,
     ) -> None:

@@ -9,7 +9,6 @@ tool calls. Same inputs, same orders.
 from __future__ import annotations
 
 import math
-import statistics
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_FLOOR, Decimal
@@ -111,12 +110,19 @@ def _momentum(closes: list[float], days: int) -> float | None:
     return closes[-1] / closes[-1 - days] - 1 if len(closes) > days else None
 
 
+def _pstdev(values: list[float]) -> float:
+    """Population standard deviation in floats (``statistics.pstdev`` sums in exact fractions: a
+    twentieth of an offline turn)."""
+    mean = math.fsum(values) / len(values)
+    return math.sqrt(math.fsum((v - mean) ** 2 for v in values) / len(values))
+
+
 def _volatility(closes: list[float], window: int = 60) -> float | None:
     tail = closes[-(window + 1) :]
     returns = [b / a - 1 for a, b in zip(tail, tail[1:], strict=False)]
     if len(returns) < 10:
         return None
-    vol = statistics.pstdev(returns)
+    vol = _pstdev(returns)
     return vol if vol > 0 else None
 
 
@@ -125,7 +131,7 @@ def _versus_average(closes: list[float], window: int = 60) -> tuple[float, float
     tail = closes[-window:]
     if len(tail) < 20:
         return None
-    mean, spread = statistics.fmean(tail), statistics.pstdev(tail)
+    mean, spread = math.fsum(tail) / len(tail), _pstdev(tail)
     return tail[-1] / mean - 1, (tail[-1] - mean) / spread if spread > 0 else 0.0
 
 

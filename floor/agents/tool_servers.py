@@ -1,9 +1,12 @@
-"""How a turn reaches its tools: MCP sessions over streamable HTTP to the tool service.
+"""How a turn reaches its tools: MCP sessions, over streamable HTTP to the tool service or in memory.
 
-A turn holds one bearer token (:mod:`floor.tool_access`) and opens one session per server kind
-it needs, at ``<service>/mcp/<kind>/``; the service, not any argument, decides from the token
+A live turn holds one bearer token (:mod:`floor.tool_access`) and opens one session per server
+kind it needs, at ``<service>/mcp/<kind>/``; the service, not any argument, decides from the token
 whose account and which turn the tools act for. The researcher's servers are opened the same
-way, with the same token, on its first call.
+way, with the same token, on its first call. A backtest's turns reach servers built for their book
+in this process instead (``servers.in_process``), over in-memory streams: the same servers, the
+same client code, no sockets. Either way a turn is admitted by a :class:`TurnTools` and gets a
+:class:`ToolAccess`, which says how to connect to one kind's server.
 
 Every session of the process lives on one event loop, on a thread of its own
 (:func:`_client_loop`): a turn's sessions open side by side, each lists its tools once, and a
@@ -21,21 +24,59 @@ import concurrent.futures
 import functools
 import os
 import threading
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator, Sequence
+from contextlib import (
+    AbstractAsyncContextManager,
+    AbstractContextManager,
+    asynccontextmanager,
+    contextmanager,
+)
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import httpx
 
 from floor.errors import FloorError
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from floor.settings import Settings
 
 CONNECT_TIMEOUT_SECONDS = 30.0
 
 
 class ToolServiceUnavailable(FloorError):
     """The tool service could not be reached or stopped answering."""
+
+
+class ToolAccess(Protocol):
+    """One admitted turn's way to its servers."""
+
+    @property
+    def service(self) -> ToolService:
+        """Where the tools are served (named in errors) and how long a call may take."""
+        ...
+
+    def connect(self, kind: str) -> AbstractAsyncContextManager[tuple[Any, Any]]:
+        """The MCP read and write streams of a new connection to the ``kind`` server."""
+        ...
+
+
+class TurnTools(Protocol):
+    """Serves the tools of turns: which kinds, and the access one turn gets for as long as it plays."""
+
+    @property
+    def kinds(self) -> frozenset[str]:
+        """The server kinds it serves; a turn opens the ones its model needs among them."""
+        ...
+
+    def admit(
+        self, engine: Engine, settings: Settings, request: Any, kinds: frozenset[str]
+    ) -> AbstractContextManager[ToolAccess]:
+        """Access for ``request``'s turn to the ``kinds`` servers, withdrawn when the block ends."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -48,16 +89,56 @@ class ToolService:
     def endpoint(self, kind: str) -> str:
         return f"{self.url.rstrip('/')}/mcp/{kind}/"
 
+    @property
+    def kinds(self) -> frozenset[str]:
+        from floor.tool_access import SERVER_KINDS
+
+        return frozenset(SERVER_KINDS)
+
+    @contextmanager
+    def admit(
+        self, engine: Engine, settings: Settings, request: Any, kinds: frozenset[str]
+    ) -> Iterator[ToolPass]:
+        """A bearer token for the turn, naming its trader, turn and cycle; revoked when it ends."""
+        from floor import tool_access
+
+        token = tool_access.issue_token(
+            engine,
+            request.profile.name,
+            turn_key=request.turn_key,
+            cycle_id=request.cycle_id,
+            kinds=kinds,
+            ttl=timedelta(seconds=settings.tool_token_ttl_seconds),
+        )
+        try:
+            yield ToolPass(self, token)
+        finally:
+            tool_access.revoke_token(engine, token)
+
 
 @dataclass(frozen=True)
 class ToolPass:
-    """One turn's way in: the service and the turn's token."""
+    """One turn's way in to the tool service: the service and the turn's token."""
 
     service: ToolService
     token: str
 
     def headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token}"}
+
+    @asynccontextmanager
+    async def connect(self, kind: str) -> AsyncIterator[tuple[Any, Any]]:
+        """Streamable HTTP to ``<service>/mcp/<kind>/``, the token on every request."""
+        from mcp.client.streamable_http import streamable_http_client
+
+        client = httpx.AsyncClient(
+            headers=self.headers(),
+            timeout=httpx.Timeout(30.0, read=self.service.call_timeout_seconds),
+            transport=_EventStreamRefusedHere(httpx.AsyncHTTPTransport(verify=_tls_context())),
+        )
+        async with client, streamable_http_client(self.service.endpoint(kind), http_client=client) as streams:
+            read, write, _ = streams
+            yield read, write
 
 
 @functools.cache
@@ -119,23 +200,18 @@ class _Session:
     failure: BaseException | None = None
 
 
-async def _hold(kind: str, url: str, access: ToolPass, ready: asyncio.Future) -> None:
-    """Open a session at ``url``, list its tools, hand it over through ``ready``, keep it until closed.
+async def _hold(kind: str, access: ToolAccess, ready: asyncio.Future) -> None:
+    """Open a session to ``kind``'s server, list its tools, hand it over through ``ready``, keep it
+    until closed.
 
-    Its own task, because the SDK's transport must be entered and left in the same task.
+    Its own task, because the SDK's transports must be entered and left in the same task.
     """
     from mcp import ClientSession
-    from mcp.client.streamable_http import streamable_http_client
 
     held = _Session(kind)
     timeout = access.service.call_timeout_seconds
-    client = httpx.AsyncClient(
-        headers=access.headers(),
-        timeout=httpx.Timeout(30.0, read=timeout),
-        transport=_EventStreamRefusedHere(httpx.AsyncHTTPTransport(verify=_tls_context())),
-    )
     try:
-        async with client, streamable_http_client(url, http_client=client) as (read, write, _):
+        async with access.connect(kind) as (read, write):
             async with ClientSession(read, write, read_timeout_seconds=timedelta(seconds=timeout)) as session:
                 await session.initialize()
                 held.session, held.tools = session, (await session.list_tools()).tools
@@ -155,14 +231,11 @@ async def _hold(kind: str, url: str, access: ToolPass, ready: asyncio.Future) ->
         held.ended.set()
 
 
-async def _open(access: ToolPass, kinds: Sequence[str]) -> list[_Session]:
+async def _open(access: ToolAccess, kinds: Sequence[str]) -> list[_Session]:
     """Every kind's session, opened side by side; none stays open if one fails."""
     loop = asyncio.get_running_loop()
     readies = [loop.create_future() for _ in kinds]
-    tasks = [
-        loop.create_task(_hold(kind, access.service.endpoint(kind), access, ready))
-        for kind, ready in zip(kinds, readies, strict=True)
-    ]
+    tasks = [loop.create_task(_hold(kind, access, ready)) for kind, ready in zip(kinds, readies, strict=True)]
     try:
         async with asyncio.timeout(CONNECT_TIMEOUT_SECONDS):
             return list(await asyncio.gather(*readies))
@@ -187,7 +260,7 @@ async def _close(sessions: Sequence[_Session]) -> None:
 
 
 @contextmanager
-def open_tools(access: ToolPass, kinds: Sequence[str]) -> Iterator[list]:
+def open_tools(access: ToolAccess, kinds: Sequence[str]) -> Iterator[list]:
     """The tools of the ``kinds`` servers for ``access``'s turn; the sessions close with the block."""
     loop = _client_loop()
     try:

@@ -29,6 +29,8 @@ class StepTracer:
         redact: Masks secrets before anything is written.
         label: Prefix of every entry ("" for the trader's own agent, e.g. "researcher").
         max_errors: Consecutive failed steps after which the agent is interrupted.
+        held: Keep the entries until :meth:`flush` instead of writing each step as it ends (a
+            backtest's turn: nobody watches its log live, and one write per turn is cheaper).
     """
 
     def __init__(
@@ -40,8 +42,10 @@ class StepTracer:
         redact: Redactor | None = None,
         label: str = "",
         max_errors: int | None = None,
+        held: bool = False,
     ) -> None:
         self.engine, self.trader, self.cycle_id = engine, trader, cycle_id
+        self._held: list[tuple[str, str]] | None = [] if held else None
         self.redact = redact or Redactor(())
         self.prefix = f"[{label}] " if label else ""
         self.max_errors = max_errors
@@ -56,7 +60,16 @@ class StepTracer:
 
     def _write(self, entries: list[tuple[str, str]]) -> None:
         masked = [(type_, self.redact(self.prefix + message)) for type_, message in entries]
+        if self._held is not None:
+            self._held.extend(masked)
+            return
         write_logs(self.engine, self.trader, masked, cycle_id=self.cycle_id)
+
+    def flush(self) -> None:
+        """Write the entries held so far, in order, in one statement (nothing when not held)."""
+        if self._held:
+            write_logs(self.engine, self.trader, self._held, cycle_id=self.cycle_id)
+            self._held.clear()
 
     def __call__(self, step: Any, agent: Any = None) -> None:
         """Write the step's entries, in order, in one statement (a step is a handful of lines)."""

@@ -16,21 +16,20 @@ from __future__ import annotations
 
 from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
-from datetime import timedelta
+from datetime import date
 from functools import partial
 from typing import Any
 
 from sqlalchemy import Engine
 
-from floor import tool_access
 from floor.agents.account_summary import account_summary
 from floor.agents.metering import BudgetExceeded, MeteredModel, ModelCallFailed, TurnMeter
 from floor.agents.models import build_model, server_kinds
 from floor.agents.prompts import instructions, market_data_note, turn_message
 from floor.agents.redaction import Redactor
-from floor.agents.tool_servers import ToolPass, ToolService, ToolServiceUnavailable, open_tools
+from floor.agents.tool_servers import ToolAccess, ToolServiceUnavailable, TurnTools, open_tools
 from floor.agents.tracing import StepTracer
-from floor.clock import Clock, WallClock
+from floor.clock import Clock, SessionClock, WallClock
 from floor.errors import ConfigurationError
 from floor.ledger import accounts
 from floor.ledger.risk import policy_for
@@ -60,6 +59,12 @@ class TurnRequest:
     turn_key: str
     universe: list[str]
     clock: Clock = field(default_factory=WallClock)  # the prompt's "Time:" (a session's, in a backtest)
+    seed: int | None = None  # asked of a language model (providers honour it as best they can)
+
+    @property
+    def session(self) -> date | None:
+        """The NYSE session a backtest turn replays; None for a live turn."""
+        return self.clock.session if isinstance(self.clock, SessionClock) else None
 
 
 @dataclass
@@ -69,7 +74,7 @@ class TurnContext:
     engine: Engine
     settings: Settings
     request: TurnRequest
-    tools: ToolService
+    tools: TurnTools
     meter: TurnMeter
     redact: Redactor
     tracer: StepTracer
@@ -100,7 +105,7 @@ class TurnContext:
         self.tracer.log("trace", f"Model call attempt {attempt} failed ({reason}); retrying")
 
 
-def managed_agents(context: TurnContext, access: ToolPass, kinds: frozenset[str], stack: ExitStack) -> list:
+def managed_agents(context: TurnContext, access: ToolAccess, kinds: frozenset[str], stack: ExitStack) -> list:
     """Agents the trader can call as tools: its researcher, when its model is granted research.
 
     The researcher's servers open on its first call, with the turn's token, and live on
@@ -112,7 +117,7 @@ def managed_agents(context: TurnContext, access: ToolPass, kinds: frozenset[str]
 
     researcher = ResearcherOnCall(
         stack,
-        context.metered(build_model(context.request.profile, context.settings)),
+        context.metered(build_model(context.request.profile, context.settings, seed=context.request.seed)),
         context.settings,
         access,
         step_callback=context.tracer_for("researcher"),
@@ -120,7 +125,7 @@ def managed_agents(context: TurnContext, access: ToolPass, kinds: frozenset[str]
     return [researcher]
 
 
-def run_turn(engine: Engine, settings: Settings, request: TurnRequest, tools: ToolService) -> TurnOutcome:
+def run_turn(engine: Engine, settings: Settings, request: TurnRequest, tools: TurnTools) -> TurnOutcome:
     """Play one turn for ``request.profile`` with the tools ``tools`` serves; returns the outcome."""
     profile = request.profile
     done = finished_turn(engine, request.cycle_id, profile.name)
@@ -130,12 +135,19 @@ def run_turn(engine: Engine, settings: Settings, request: TurnRequest, tools: To
     kind = accounts.next_turn_kind(engine, profile.name)
     turn_id = start_turn(engine, request.cycle_id, profile.name, kind, profile.model)
     tracer = StepTracer(
-        engine, profile.name, request.cycle_id, redact=redact, max_errors=settings.max_step_errors
+        engine,
+        profile.name,
+        request.cycle_id,
+        redact=redact,
+        max_errors=settings.max_step_errors,
+        held=request.session is not None,  # a backtest's log is written once, as its turn ends
     )
     tracer.log("trace", f"Turn started: {kind} with {profile.model}")
+    # The daily budget is of a live trader's day; a backtest replays many days in one.
+    budget = (settings.daily_budget_dollars or None) if request.session is None else None
     meter = TurnMeter(
-        budget=settings.daily_budget_dollars or None,
-        spent_before=spent_since(engine, profile.name, start_of_day()),
+        budget=budget,
+        spent_before=spent_since(engine, profile.name, start_of_day()) if budget else 0,
         on_record=partial(add_turn_usage, engine, turn_id),  # each call's spend lands as it is made
     )
     context = TurnContext(engine, settings, request, tools, meter, redact, tracer)
@@ -158,6 +170,7 @@ def run_turn(engine: Engine, settings: Settings, request: TurnRequest, tools: To
     if outcome.error:
         summary += f"; {outcome.error}"
     tracer.log("trace", summary)
+    tracer.flush()
     return outcome
 
 
@@ -203,27 +216,19 @@ def _with_usage(outcome: TurnOutcome, meter: TurnMeter) -> TurnOutcome:
 def _play(context: TurnContext, kind: str) -> TurnOutcome:
     engine, settings, request = context.engine, context.settings, context.request
     profile = request.profile
-    raw_model = build_model(profile, settings)  # a missing key raises before any token is issued
-    kinds = frozenset(server_kinds(raw_model))
+    raw_model = build_model(
+        profile, settings, seed=request.seed
+    )  # a missing key raises before the turn is admitted
+    kinds = frozenset(server_kinds(raw_model)) & context.tools.kinds
     if "push" in kinds:
         from floor.notify import build_notifier
 
         build_notifier(settings)  # a bad notification target stops here with a clear ConfigurationError
-    token = tool_access.issue_token(
-        engine,
-        profile.name,
-        turn_key=request.turn_key,
-        cycle_id=request.cycle_id,
-        kinds=kinds,
-        ttl=timedelta(seconds=settings.tool_token_ttl_seconds),
-    )
-    try:
-        return _run_agent(context, kind, context.metered(raw_model), ToolPass(context.tools, token), kinds)
-    finally:
-        tool_access.revoke_token(engine, token)
+    with context.tools.admit(engine, settings, request, kinds) as access:
+        return _run_agent(context, kind, context.metered(raw_model), access, kinds)
 
 
-def _run_agent(context: TurnContext, kind: str, model: Any, access: ToolPass, kinds: frozenset[str]):
+def _run_agent(context: TurnContext, kind: str, model: Any, access: ToolAccess, kinds: frozenset[str]):
     from smolagents import LogLevel
     from smolagents.memory import ActionStep, FinalAnswerStep, PlanningStep
 
@@ -247,6 +252,7 @@ def _run_agent(context: TurnContext, kind: str, model: Any, access: ToolPass, ki
                 request.universe,
                 market_data_note(settings),
                 policy=policy_for(profile, settings),
+                session=request.session,
             ),
             max_steps=settings.max_agent_steps,
             step_callbacks={ActionStep: tracer, FinalAnswerStep: tracer, PlanningStep: tracer},

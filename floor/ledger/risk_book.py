@@ -13,7 +13,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import Connection, Engine, func, insert, select, true, update
+from sqlalchemy import Connection, DateTime, Engine, func, insert, literal, select, true, update
+from sqlalchemy.sql import ColumnElement
 
 from floor.ledger.accounts import Account, get_account
 from floor.ledger.risk import (
@@ -48,11 +49,13 @@ def check_order(
 
     ``prices`` is the ledger's price source: each held position is valued at its quote, at cost
     when it has none. A drawdown halt that starts or ends here is stored on the account row (it
-    commits with the transaction whether or not the order fills).
+    commits with the transaction whether or not the order fills). Windows (the trading day, a
+    cooldown) and halts are timed by the price source's clock: the session's, in a backtest.
     """
-    book = _read_book(conn, account, policy, order, prices, turn_key)
+    now = literal(prices.now(), DateTime(timezone=True))
+    book = _read_book(conn, account, policy, order, prices, turn_key, now)
     if policy.drawdown_halt_pct is not None:
-        book = _with_halt(conn, account, policy, book, cycle_id)
+        book = _with_halt(conn, account, policy, book, cycle_id, now)
     breach = check(policy, order, book)
     if breach is not None:
         refused = f"refused {order.side} {order.quantity} {order.symbol}"
@@ -61,7 +64,13 @@ def check_order(
 
 
 def _read_book(
-    conn: Connection, account: Account, policy: RiskPolicy, order: Order, prices, turn_key: str | None
+    conn: Connection,
+    account: Account,
+    policy: RiskPolicy,
+    order: Order,
+    prices,
+    turn_key: str | None,
+    now: ColumnElement,
 ) -> Book:
     values: dict[str, Decimal] = {}
     shares: dict[str, int] = {}
@@ -93,7 +102,7 @@ def _read_book(
     turnover = Decimal("0.00")
     if policy.max_daily_turnover_pct is not None:
         start_of_day = func.timezone(
-            TRADING_TIMEZONE, func.date_trunc("day", func.timezone(TRADING_TIMEZONE, func.now()))
+            TRADING_TIMEZONE, func.date_trunc("day", func.timezone(TRADING_TIMEZONE, now))
         )
         turnover = conn.execute(
             select(func.coalesce(func.sum(transactions.c.total), 0)).where(
@@ -109,7 +118,7 @@ def _read_book(
                 transactions.c.symbol == order.symbol,
                 transactions.c.side == "sell",
                 transactions.c.realized < 0,
-                transactions.c.created_at > func.now() - window,
+                transactions.c.created_at > now - window,
             )
         ).scalar_one()
         cooling_until = last_loss + window if last_loss is not None else None
@@ -126,7 +135,12 @@ def _read_book(
 
 
 def _with_halt(
-    conn: Connection, account: Account, policy: RiskPolicy, book: Book, cycle_id: int | None
+    conn: Connection,
+    account: Account,
+    policy: RiskPolicy,
+    book: Book,
+    cycle_id: int | None,
+    now: ColumnElement,
 ) -> Book:
     """The book with the account's drawdown halt: lifted after its sessions, started past the limit."""
     row = conn.execute(
@@ -137,7 +151,7 @@ def _with_halt(
     if row.halted_at is not None:
         passed = _sessions_since(conn, account.id, row.halted_at)
         if policy.drawdown_halt_sessions and passed >= policy.drawdown_halt_sessions:
-            _lift(conn, account.id, f"Drawdown halt lifted after {passed} sessions", cycle_id)
+            _lift(conn, account.id, f"Drawdown halt lifted after {passed} sessions", cycle_id, now)
         else:
             halt = Halt(row.halted_at, row.halt_reason or "", passed)
             return replace(book, halt=halt)
@@ -152,7 +166,7 @@ def _with_halt(
     halted_at = conn.execute(
         update(accounts)
         .where(accounts.c.id == account.id)
-        .values(halted_at=func.now(), halt_reason=reason)
+        .values(halted_at=now, halt_reason=reason)
         .returning(accounts.c.halted_at)
     ).scalar_one()
     _log(conn, account.id, f"{LOG_PREFIX}drawdown_halt: halted, sells only: {reason}", cycle_id)
@@ -168,11 +182,13 @@ def _sessions_since(conn: Connection, account_id: int, since: datetime) -> int:
     ).scalar_one()
 
 
-def _lift(conn: Connection, account_id: int, message: str, cycle_id: int | None) -> None:
+def _lift(
+    conn: Connection, account_id: int, message: str, cycle_id: int | None, now: ColumnElement | None = None
+) -> None:
     conn.execute(
         update(accounts)
         .where(accounts.c.id == account_id)
-        .values(halted_at=None, halt_reason=None, peak_since=func.now())
+        .values(halted_at=None, halt_reason=None, peak_since=func.now() if now is None else now)
     )
     _log(conn, account_id, f"{message}; buys allowed again, the drawdown peak counts from now", cycle_id)
 

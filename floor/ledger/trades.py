@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from typing import Protocol
 
@@ -46,6 +47,10 @@ class PriceSource(Protocol):
     def knows(self, symbol: str) -> bool: ...
 
     def quote(self, symbol: str) -> Quote | None: ...
+
+    def now(self) -> datetime:
+        """The instant a fill happens at (the wall clock live, the session's in a backtest)."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -290,6 +295,7 @@ def _fill(
             turn_key=turn_key,
             realized=None if side == "buy" else total - (cost_held - cost_after),
             price_id=quote.cache_id,
+            created_at=prices.now(),
         )
         .returning(transactions.c.id)
     ).scalar_one()

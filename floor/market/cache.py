@@ -25,7 +25,7 @@ from floor.clock import Clock, WallClock
 from floor.errors import TradeRejected
 from floor.ledger.trades import normalize_symbol
 from floor.market import DailyClose, MarketData, Quote, RemoteMarket
-from floor.schema import daily_closes, prices, transactions
+from floor.schema import daily_close_fetches, daily_closes, prices, transactions
 
 MAX_LOOKBACK_DAYS = 365  # how far back a trader may ask for daily closes
 MAX_HISTORY_SYMBOLS = 20  # how many symbols' histories one question may ask for
@@ -42,20 +42,31 @@ def store_quotes(engine: Engine, quotes: Iterable[Quote], cycle_id: int | None =
         return _store(conn, quotes, cycle_id)
 
 
+def store_cycle_prices(engine: Engine, quotes: Iterable[Quote], cycle_id: int) -> None:
+    """Write a cycle's whole batch, answering nothing back: one short statement run for every row
+    (a long multi-row ``INSERT ... RETURNING`` is parsed afresh by the driver each time)."""
+    now = datetime.now(UTC)
+    rows = [_row(q, cycle_id, now) for q in quotes]
+    if rows:
+        with engine.begin() as conn:
+            conn.execute(insert(prices), rows)
+
+
+def _row(q: Quote, cycle_id: int | None, now: datetime) -> dict:
+    return {
+        "symbol": q.symbol,
+        "price": q.price,
+        "as_of": q.as_of,
+        "source": q.source,
+        "stale": q.stale,
+        "cycle_id": cycle_id,
+        "fetched_at": q.fetched_at or now,
+    }
+
+
 def _store(conn: Connection, quotes: Iterable[Quote], cycle_id: int | None) -> list[Quote]:
     now = datetime.now(UTC)
-    rows = [
-        {
-            "symbol": q.symbol,
-            "price": q.price,
-            "as_of": q.as_of,
-            "source": q.source,
-            "stale": q.stale,
-            "cycle_id": cycle_id,
-            "fetched_at": q.fetched_at or now,
-        }
-        for q in quotes
-    ]
+    rows = [_row(q, cycle_id, now) for q in quotes]
     if not rows:
         return []
     return [_quote(row) for row in conn.execute(insert(prices).returning(*prices.c), rows)]
@@ -228,30 +239,41 @@ def cached_history(
 
     The cache answers when it holds every wanted session, or when a fetch made after the last
     wanted session closed covered the whole range (days missing then are missing upstream, e.g. a
-    halt, and asking again would not bring them). A transaction-scoped advisory lock per (source,
-    symbol) makes concurrent misses wait for the first fetch instead of each asking upstream.
+    halt, a symbol listed later, or one upstream has nothing for, and asking again would not bring
+    them). Every fetch records the range it asked for (``daily_close_fetches``) in the transaction
+    that stores its closes; for closes cached before fetches were recorded, a range whose first
+    session is cached and whose newest row was fetched after the last session closed answers too.
+    A transaction-scoped advisory lock per (source, symbol) makes concurrent misses wait for the
+    first fetch instead of each asking upstream.
     """
     from floor.market.calendar import last_closed_session, session_close, sessions_until
 
     until = min(until, last_closed_session(datetime.now(UTC)))
     wanted = sessions_until(until, days)
     source, key = market.name, symbol.upper()
+    first, last, closed = wanted[0], wanted[-1], session_close(wanted[-1])
     cached_rows = (
         select(daily_closes.c.day, daily_closes.c.close, daily_closes.c.fetched_at)
         .where(
             daily_closes.c.symbol == key,
             daily_closes.c.source == source,
-            daily_closes.c.day.between(wanted[0], wanted[-1]),
+            daily_closes.c.day.between(first, last),
         )
         .order_by(daily_closes.c.day)
+    )
+    covering_fetch = exists().where(
+        daily_close_fetches.c.symbol == key,
+        daily_close_fetches.c.source == source,
+        daily_close_fetches.c.first_day <= first,
+        daily_close_fetches.c.last_day >= last,
+        daily_close_fetches.c.fetched_at >= closed,
     )
     with engine.begin() as conn:
         conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": f"history:{source}:{key}"})
         rows = conn.execute(cached_rows).all()
         have = {row.day for row in rows}
-        answered = bool(rows) and rows[0].day == wanted[0]
-        answered = answered and max(row.fetched_at for row in rows) >= session_close(wanted[-1])
-        if have >= set(wanted) or answered:
+        answered = bool(rows) and rows[0].day == first and max(row.fetched_at for row in rows) >= closed
+        if have >= set(wanted) or answered or conn.execute(select(covering_fetch)).scalar_one():
             return [DailyClose(day=row.day, close=row.close) for row in rows]
         fetched = market.history(key, days, until)
         if fetched:
@@ -264,6 +286,14 @@ def cached_history(
                     set_={"close": statement.excluded.close, "fetched_at": func.now()},
                 )
             )
+        recorded = pg_insert(daily_close_fetches).values(
+            symbol=key, source=source, first_day=first, last_day=last
+        )
+        conn.execute(
+            recorded.on_conflict_do_update(
+                index_elements=["symbol", "source", "first_day", "last_day"], set_={"fetched_at": func.now()}
+            )
+        )
         return fetched
 
 

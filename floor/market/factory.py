@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import date
+
+from sqlalchemy import Engine
+
 from floor.market import MarketData
 from floor.settings import Settings
 
@@ -31,3 +35,27 @@ def market_source(settings: Settings) -> str:
     from floor.market.simulated import SimulatedMarket
 
     return SimulatedMarket.name
+
+
+def build_backtest_market(settings: Settings, engine: Engine) -> MarketData:
+    """What a backtest is priced from: the simulation (it answers for any past instant), or with a
+    Polygon key the daily closes cached for the span (``floor.market.replay``), never the API."""
+    if settings.polygon_api_key:
+        from floor.market.replay import ClosesMarket
+
+        return ClosesMarket(engine, build_market(settings))
+    from floor.market.simulated import SimulatedMarket
+
+    return SimulatedMarket()
+
+
+def prepare_backtest_market(settings: Settings, engine: Engine, first: date, last: date) -> int | None:
+    """Cache what a backtest of ``first`` to ``last`` will ask: with Polygon, every symbol's daily
+    closes, at most one request per symbol (none when cached); returns the requests made, or None
+    for the simulation, which needs nothing."""
+    if not settings.polygon_api_key:
+        return None
+    from floor.market.replay import prefetch_closes
+
+    market = build_market(settings)
+    return prefetch_closes(engine, market, market.universe(), first, last)

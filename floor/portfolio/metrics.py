@@ -137,6 +137,23 @@ def buy_and_hold(prices: Sequence[float], initial_cash: Decimal) -> list[float]:
     return [cash + shares * float(p) for p in prices]
 
 
+def equal_weight(prices: dict[str, Sequence[float]], initial_cash: Decimal) -> list[float]:
+    """Value over time of splitting ``initial_cash`` equally over every symbol at its first price
+    and holding (whole shares plus the buy spread, the rest kept as cash), like :func:`buy_and_hold`."""
+    if not prices:
+        return []
+    share = initial_cash / len(prices)
+    cash = float(initial_cash)
+    held: list[tuple[int, Sequence[float]]] = []
+    for series in prices.values():
+        fill = buy_fill(Decimal(repr(float(series[0]))))
+        shares = int(share // fill)
+        cash -= float(shares * fill)
+        held.append((shares, series))
+    length = min(len(series) for series in prices.values())
+    return [cash + sum(shares * float(series[i]) for shares, series in held) for i in range(length)]
+
+
 def downsample(x: Sequence[float], y: Sequence[float], max_points: int) -> tuple[np.ndarray, np.ndarray]:
     """At most ``max_points`` of a series for a chart, keeping each bucket's low and high.
 

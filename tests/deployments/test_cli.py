@@ -89,6 +89,9 @@ class FixedPrices:
     def knows(self, symbol: str) -> bool:
         return True
 
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
     def quote(self, symbol: str) -> Quote:
         return Quote(symbol, Decimal("100.00"), datetime.now(UTC), "fixed")
 

@@ -25,6 +25,9 @@ class FixedPrices:
     def knows(self, symbol: str) -> bool:
         return symbol in self.prices or symbol == "NOPX"
 
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
     def quote(self, symbol: str) -> Quote | None:
         if symbol not in self.prices:
             return None
