@@ -17,13 +17,13 @@ from datetime import date
 
 from sqlalchemy import Engine
 
-from floor.agents.tool_servers import TurnTools
 from floor.backtest.records import book_profile, find_backtest
 from floor.backtest.sessions import PlayedSession, play_session
 from floor.books import book_engine, find_book
 from floor.market import MarketData
 from floor.settings import Settings
 from floor.traders import TraderProfile, load_traders
+from servers.in_process import BookTools
 
 
 @dataclass(frozen=True)
@@ -31,7 +31,7 @@ class _Seat:
     engine: Engine
     profile: TraderProfile
     seed: int | None
-    tools: TurnTools
+    tools: BookTools
 
 
 class BookPlayer:
@@ -46,8 +46,6 @@ class BookPlayer:
         with self._lock:
             seat = self._seats.get(book_id)
             if seat is None:
-                from servers.in_process import BookTools
-
                 book = find_book(self._engine, book_id)
                 backtest = find_backtest(self._engine, book.backtest_id)
                 profile = book_profile(backtest, book, load_traders(self._settings))
@@ -56,6 +54,13 @@ class BookPlayer:
                     book_engine(self._engine, book), profile, book.seed, tools
                 )
             return seat
+
+    def close(self) -> None:
+        """Close every book's kept tool sessions."""
+        with self._lock:
+            for seat in self._seats.values():
+                seat.tools.close()
+            self._seats.clear()
 
     def play(self, book_id: int, day: date) -> PlayedSession:
         """Play session ``day`` of book ``book_id`` (the book's earlier sessions are complete)."""

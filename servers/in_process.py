@@ -21,7 +21,7 @@ from typing import Any
 import anyio
 from sqlalchemy import Engine
 
-from floor.agents.tool_servers import ToolService
+from floor.agents.tool_servers import KeptSessions, ToolService
 from floor.errors import TradeRejected
 from floor.ledger.risk import policy_for
 from floor.market import MarketData
@@ -61,6 +61,9 @@ class BookTools:
         self._source = _TurnSource()
         self._servers = {kind: build_server(kind, self._source, settings) for kind in sorted(self.kinds)}
         self.service = ToolService(f"memory://{name}", settings.tool_call_timeout_seconds)
+        self._access = _InMemory(self.service, self._servers)
+        # Connected once and kept: every turn of the book talks to the same servers, rebound per turn.
+        self._kept = {kind: KeptSessions(self._access, [kind]) for kind in sorted(self.kinds)}
 
     @contextmanager
     def admit(
@@ -84,13 +87,31 @@ class BookTools:
             policy=policy_for(request.profile, settings),
         )
         try:
-            yield _InMemory(self.service, {kind: self._servers[kind] for kind in kinds})
+            yield _TurnAccess(self.service, self._access, {kind: self._kept[kind] for kind in kinds})
         finally:
             self._source.binding = None
 
+    def close(self) -> None:
+        for kept in self._kept.values():
+            kept.close()
+
+
+class _TurnAccess:
+    """One turn's access to its book's servers: the sessions the book keeps open."""
+
+    def __init__(self, service: ToolService, access: _InMemory, kept: dict[str, KeptSessions]) -> None:
+        self.service, self._access, self._kept = service, access, kept
+
+    def connect(self, kind: str):
+        return self._access.connect(kind)
+
+    @contextmanager
+    def open_tools(self, kinds) -> Iterator[list]:
+        yield [tool for kind in kinds for tool in self._kept[kind].tools()]
+
 
 class _InMemory:
-    """One turn's access: a new in-memory connection to a server per session it opens."""
+    """A new in-memory connection to one of the book's servers per session opened."""
 
     def __init__(self, service: ToolService, servers: dict[str, Any]) -> None:
         self.service = service

@@ -192,6 +192,8 @@ class SessionRunner:
     def close(self) -> None:
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
+        if self._player is not None:
+            self._player.close()
 
 
 # The runner and progress board of each backtest this process is playing, for its book subflows.

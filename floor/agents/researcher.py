@@ -14,7 +14,7 @@ from contextlib import ExitStack, contextmanager
 from smolagents import Model, ToolCallingAgent
 
 from floor.agents.tool_calling import FloorToolCallingAgent
-from floor.agents.tool_servers import ToolAccess, open_tools
+from floor.agents.tool_servers import ToolAccess
 from floor.settings import Settings
 
 RESEARCHER_NAME = "researcher"
@@ -110,7 +110,7 @@ def open_researcher(
     step_callback: Callable | None = None,
 ) -> Iterator[ToolCallingAgent]:
     """The trader's researcher, its research and memory sessions open until the block ends."""
-    with open_tools(access, RESEARCHER_SERVER_KINDS) as tools:
+    with access.open_tools(RESEARCHER_SERVER_KINDS) as tools:
         yield build_researcher(
             model, tools, max_steps=settings.researcher_max_steps, step_callback=step_callback
         )

@@ -63,6 +63,10 @@ class ToolAccess(Protocol):
         """The MCP read and write streams of a new connection to the ``kind`` server."""
         ...
 
+    def open_tools(self, kinds: Sequence[str]) -> AbstractContextManager[list]:
+        """The smolagents tools of the ``kinds`` servers, usable until the block ends."""
+        ...
+
 
 class TurnTools(Protocol):
     """Serves the tools of turns: which kinds, and the access one turn gets for as long as it plays."""
@@ -125,6 +129,10 @@ class ToolPass:
 
     def headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token}"}
+
+    def open_tools(self, kinds: Sequence[str]) -> AbstractContextManager[list]:
+        """A session per kind for this turn (:func:`open_tools`)."""
+        return open_tools(self, kinds)
 
     @asynccontextmanager
     async def connect(self, kind: str) -> AsyncIterator[tuple[Any, Any]]:
@@ -262,6 +270,15 @@ async def _close(sessions: Sequence[_Session]) -> None:
 @contextmanager
 def open_tools(access: ToolAccess, kinds: Sequence[str]) -> Iterator[list]:
     """The tools of the ``kinds`` servers for ``access``'s turn; the sessions close with the block."""
+    sessions, tools = _connect(access, kinds)
+    try:
+        yield tools
+    finally:
+        _disconnect(sessions)
+
+
+def _connect(access: ToolAccess, kinds: Sequence[str]) -> tuple[list[_Session], list]:
+    """A session per kind, opened side by side, and their tools as smolagents tools."""
     loop = _client_loop()
     try:
         sessions = asyncio.run_coroutine_threadsafe(_open(access, list(kinds)), loop).result()
@@ -269,10 +286,33 @@ def open_tools(access: ToolAccess, kinds: Sequence[str]) -> Iterator[list]:
         raise ToolServiceUnavailable(
             f"the tool service at {access.service.url} did not answer: {_reason(exc)}"
         ) from exc
-    try:
-        yield [_tool(held, tool, access.service, loop) for held in sessions for tool in held.tools]
-    finally:
-        asyncio.run_coroutine_threadsafe(_close(sessions), loop).result()
+    return sessions, [_tool(held, tool, access.service, loop) for held in sessions for tool in held.tools]
+
+
+def _disconnect(sessions: Sequence[_Session]) -> None:
+    asyncio.run_coroutine_threadsafe(_close(sessions), _client_loop()).result()
+
+
+class KeptSessions:
+    """Sessions to the ``kinds`` servers of ``access``, opened on first use and kept open: a book's
+    turns, one after another, reuse them (and their listed tools) instead of connecting each turn.
+    A session that ended is replaced on the next use."""
+
+    def __init__(self, access: ToolAccess, kinds: Sequence[str]) -> None:
+        self._access, self._kinds = access, list(kinds)
+        self._sessions: list[_Session] = []
+        self._tools: list = []
+
+    def tools(self) -> list:
+        if not self._sessions or any(held.ended.is_set() for held in self._sessions):
+            self.close()
+            self._sessions, self._tools = _connect(self._access, self._kinds)
+        return self._tools
+
+    def close(self) -> None:
+        if self._sessions:
+            _disconnect(self._sessions)
+        self._sessions, self._tools = [], []
 
 
 @functools.cache

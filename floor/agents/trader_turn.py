@@ -27,7 +27,7 @@ from floor.agents.metering import BudgetExceeded, MeteredModel, ModelCallFailed,
 from floor.agents.models import build_model, server_kinds
 from floor.agents.prompts import instructions, market_data_note, turn_message
 from floor.agents.redaction import Redactor
-from floor.agents.tool_servers import ToolAccess, ToolServiceUnavailable, TurnTools, open_tools
+from floor.agents.tool_servers import ToolAccess, ToolServiceUnavailable, TurnTools
 from floor.agents.tracing import StepTracer
 from floor.clock import Clock, SessionClock, WallClock
 from floor.errors import ConfigurationError
@@ -241,7 +241,7 @@ def _run_agent(context: TurnContext, kind: str, model: Any, access: ToolAccess, 
     summary = account_summary(engine, profile.name, market_source(settings), request.cycle_id)
     tracer = context.tracer
     with ExitStack() as stack:
-        tools = stack.enter_context(open_tools(access, [k for k in TURN_SERVER_KINDS if k in kinds]))
+        tools = stack.enter_context(access.open_tools([k for k in TURN_SERVER_KINDS if k in kinds]))
         agent = FloorToolCallingAgent(
             tools=tools,
             model=model,
