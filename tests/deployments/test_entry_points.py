@@ -21,13 +21,13 @@ def test_every_prefect_yaml_entrypoint_is_a_flow():
     for deployment in spec["deployments"]:
         assert ":" not in deployment["entrypoint"]  # a module path: no checkout path needed
         loaded = load_flow_from_entrypoint(deployment["entrypoint"])
-        assert loaded.name in ("trading-cycle", "reset-floor")
+        assert loaded.name in ("trading-cycle", "reset-floor", "backtest")
 
 
 def test_console_script_help_lists_every_verb():
     done = subprocess.run([sys.executable, "-m", "deployments.cli", "--help"], capture_output=True, text=True)
     assert done.returncode == 0
-    for verb in ("reset", "run", "report", "logs", "mcp", "tools", "up"):
+    for verb in ("reset", "run", "backtest", "backtests", "report", "logs", "mcp", "tools", "up"):
         assert verb in done.stdout
 
 
