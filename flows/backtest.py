@@ -118,7 +118,7 @@ async def backtest(
         runner.close()
         del playing[record.id]
     failed = [book.trader for book, state in zip(books, ended, strict=True) if not state.is_completed()]
-    stopped = stop_requested.is_set()
+    stopped = any([(await state.aresult())["stopped"] for state in ended if state.is_completed()])
     status = "failed" if failed else "stopped" if stopped else "completed"
     note = f"failed books: {', '.join(failed)}" if failed else "stopped by request" if stopped else None
     results = await summarise_backtest(record.id, status, note)
