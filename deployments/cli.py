@@ -6,6 +6,7 @@ Entry points only wire: read settings once, connect, call ``floor`` or run a flo
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -179,12 +180,10 @@ def cmd_backtest(args: argparse.Namespace) -> int:
 
 
 def _run_backtest(args: argparse.Namespace) -> int:
-    import asyncio
 
     if not args.verbose:
         os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "CRITICAL")
-    from floor.backtest.records import find_backtest, plan_backtest
-    from floor.backtest.report import results_text
+    from floor.backtest.records import plan_backtest
     from floor.settings import Settings
     from floor.traders import load_traders
 
@@ -194,7 +193,39 @@ def _run_backtest(args: argparse.Namespace) -> int:
             load_traders(settings), args.start, args.end, traders=args.trader, model=args.model,
             seeds=args.seeds, label=args.label or "",
         )  # fmt: skip
+    with contextlib.ExitStack() as stack:
+        if not os.environ.get("PREFECT_API_URL"):
+            # Prefect's own temporary server would share the terminal's Ctrl+C and die mid-backtest.
+            from deployments.serve import prefect_server
+
+            os.environ["PREFECT_API_URL"] = stack.enter_context(prefect_server(_free_port(), detached=True))
+            stack.callback(_send_what_prefect_holds)  # before the server stops, not at exit after it
+        return _play_backtest(args, settings)
+
+
+def _send_what_prefect_holds() -> None:
+    """Send the logs and events Prefect still queues; at exit it would wait for a stopped server."""
+    from prefect.events.worker import EventsWorker
+    from prefect.logging.handlers import APILogWorker
+
+    APILogWorker.drain_all(timeout=10)
+    EventsWorker.drain_all(timeout=10)
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _play_backtest(args: argparse.Namespace, settings) -> int:
+    import asyncio
+
     from deployments.console import BacktestBar
+    from floor.backtest.records import find_backtest
+    from floor.backtest.report import results_text
     from flows.backtest import backtest
     from tasks.backtest import stop_requested
 
