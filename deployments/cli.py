@@ -90,13 +90,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         state = asyncio.run(trading_cycle(force=args.force, traders=args.trader or None, return_state=True))
     finally:
         turn_log.removeHandler(lines)
-    if not state.is_completed():
-        hint = "" if args.verbose else " (--verbose shows Prefect's log)"
-        print(f"Cycle failed: {state.message}{hint}", file=sys.stderr)
+    result = _flow_result(state, "Cycle", args.verbose)
+    if result is None:
         return 1
-    result = state.result()
-    if asyncio.iscoroutine(result):
-        result = asyncio.run(result)
     if result["status"] == "skipped":
         print(f"Cycle skipped: {result['reason']}. Use --force to trade anyway.")
         return 0
@@ -105,6 +101,18 @@ def cmd_run(args: argparse.Namespace) -> int:
             print(f"{name} {status}")
     print(cycle_summary(result))
     return 0
+
+
+def _flow_result(state, what: str, verbose: bool) -> dict | None:
+    """A finished flow run's result, or None after saying on stderr why the run failed."""
+    import asyncio
+
+    if not state.is_completed():
+        hint = "" if verbose else " (--verbose shows Prefect's log)"
+        print(f"{what} failed: {state.message}{hint}", file=sys.stderr)
+        return None
+    result = state.result()
+    return asyncio.run(result) if asyncio.iscoroutine(result) else result
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -249,13 +257,9 @@ def _play_backtest(args: argparse.Namespace, settings) -> int:
             )  # fmt: skip
     finally:
         signal.signal(signal.SIGINT, previous)
-    if not state.is_completed():
-        hint = "" if args.verbose else " (--verbose shows Prefect's log)"
-        print(f"Backtest failed: {state.message}{hint}", file=sys.stderr)
+    result = _flow_result(state, "Backtest", args.verbose)
+    if result is None:
         return 1
-    result = state.result()
-    if asyncio.iscoroutine(result):
-        result = asyncio.run(result)
     from floor.database import connect
 
     record = find_backtest(connect(settings), result["backtest"])

@@ -47,6 +47,14 @@ def state(engine) -> tuple:
         )
 
 
+def cut_short(engine, day: date) -> None:
+    """A session killed mid-turn: its cycle still running, with a fill made."""
+    with engine.begin() as conn:
+        started = insert(cycles).values(session=day, forced=True).returning(cycles.c.id)
+        cycle_id = conn.execute(started).scalar_one()
+    buy(engine, "Ray", "AAPL", 2, "cut short", AAPL_AT_200, idempotency_key=f"cut-{day}", cycle_id=cycle_id)
+
+
 def test_an_unfinished_session_is_rewound_to_the_last_completed_one_and_play_goes_on(book, settings):
     engine, tools = book
     ray = find_trader(load_traders(settings), "Ray")
@@ -56,20 +64,7 @@ def test_an_unfinished_session_is_rewound_to_the_last_completed_one_and_play_goe
     assert after_four[2], "risk parity invests from its first session"
 
     # A fifth session killed mid-turn: its cycle running, a fill made, the strategy rewritten.
-    with engine.begin() as conn:
-        cycle_id = conn.execute(
-            insert(cycles).values(session=SESSIONS[4], forced=True).returning(cycles.c.id)
-        ).scalar_one()
-    buy(
-        engine,
-        "Ray",
-        "AAPL",
-        2,
-        "half a session",
-        SetPrices({"AAPL": "200"}),
-        idempotency_key="x",
-        cycle_id=cycle_id,
-    )
+    cut_short(engine, SESSIONS[4])
     change_strategy(engine, "Ray", "a page rewrote this")
     assert state(engine) != after_four
 
@@ -94,20 +89,7 @@ def test_a_rewound_and_resumed_book_ends_as_one_played_straight(floor, settings)
         engine, tools = book_engine(floor, made), BookTools(settings, market, made.schema)
         if interrupted:
             play_book(engine, settings, ray, market, SESSIONS[:3], tools)
-            with engine.begin() as conn:
-                cycle_id = conn.execute(
-                    insert(cycles).values(session=SESSIONS[3], forced=True).returning(cycles.c.id)
-                ).scalar_one()
-            buy(
-                engine,
-                "Ray",
-                "AAPL",
-                3,
-                "cut short",
-                AAPL_AT_200,
-                idempotency_key="y",
-                cycle_id=cycle_id,
-            )
+            cut_short(engine, SESSIONS[3])
         play_book(engine, settings, ray, market, SESSIONS, tools)
         tools.close()
         ledgers.append(state(engine))
