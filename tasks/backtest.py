@@ -7,7 +7,7 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 
 from prefect import get_run_logger
@@ -40,14 +40,6 @@ class Progress:
     total: int
     done: int = 0
     cost: float = 0.0
-    started: float = field(default_factory=time.monotonic)
-    played_now: int = 0  # this run's sessions (a resumed run counts only its own for the ETA)
-
-    def eta_seconds(self) -> float | None:
-        if not self.played_now:
-            return None
-        rate = (time.monotonic() - self.started) / self.played_now
-        return rate * (self.total - self.done)
 
 
 # `floor backtest` listens here for its progress bar; each gets the Progress after every session.
@@ -219,7 +211,6 @@ class ProgressArtifact:
     async def played(self, session: PlayedSession | None, *, final: bool = False) -> None:
         if session is not None:
             self.progress.done += 1
-            self.progress.played_now += 1
             self.progress.cost += float(session.cost)
             for listener in progress_listeners:
                 listener(self.progress)

@@ -216,9 +216,8 @@ def _with_usage(outcome: TurnOutcome, meter: TurnMeter) -> TurnOutcome:
 def _play(context: TurnContext, kind: str) -> TurnOutcome:
     engine, settings, request = context.engine, context.settings, context.request
     profile = request.profile
-    raw_model = build_model(
-        profile, settings, seed=request.seed
-    )  # a missing key raises before the turn is admitted
+    # A missing key raises here, before the turn is admitted to any tool.
+    raw_model = build_model(profile, settings, seed=request.seed)
     kinds = frozenset(server_kinds(raw_model)) & context.tools.kinds
     if "push" in kinds:
         from floor.notify import build_notifier
