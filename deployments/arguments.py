@@ -38,6 +38,15 @@ def day(text: str):
         raise argparse.ArgumentTypeError(f"must be a day written YYYY-MM-DD, got {text!r}") from None
 
 
+def dollars(text: str) -> float:
+    """A positive amount of dollars, such as 5 or 2.50."""
+    if not re.fullmatch(r"\d+(\.\d{1,2})?", text) or float(text) <= 0:
+        raise argparse.ArgumentTypeError(
+            f"must be a positive amount of dollars such as 5 or 2.50, got {text!r}"
+        )
+    return float(text)
+
+
 def nonblank(text: str) -> str:
     if not text.strip():
         raise argparse.ArgumentTypeError("must not be blank")

@@ -13,7 +13,15 @@ import os
 import signal
 import sys
 
-from deployments.arguments import FloorArgumentParser, command, day, nonblank, port_number, positive_int
+from deployments.arguments import (
+    FloorArgumentParser,
+    command,
+    day,
+    dollars,
+    nonblank,
+    port_number,
+    positive_int,
+)
 from deployments.console import LOG_LINE_LIMIT, TurnLines, cycle_summary, shorten
 from floor.backtest.records import UnknownBacktest
 from floor.errors import ConfigurationError
@@ -182,9 +190,23 @@ def cmd_backtest(args: argparse.Namespace) -> int:
         return _show_backtest(args)
     if args.action == "delete":
         return _delete_backtest(args)
-    if args.action is None and (args.start is None or args.end is None):
+    if args.replay is not None:
+        given = [flag for flag, value in _span_flags(args) if value]
+        if args.action is not None or given:
+            also = ", ".join(given) or f"`{args.action}`"
+            raise ConfigurationError(
+                f"--replay plays the recorded backtest's own span, traders, model and seeds: drop {also}"
+            )
+    elif args.action is None and (args.start is None or args.end is None):
         raise ConfigurationError("floor backtest needs --start and --end (days written YYYY-MM-DD)")
     return _run_backtest(args)
+
+
+def _span_flags(args: argparse.Namespace) -> list[tuple[str, object]]:
+    return [
+        ("--start", args.start), ("--end", args.end), ("--trader", args.trader), ("--model", args.model),
+        ("--seeds", args.seeds != 1),
+    ]  # fmt: skip
 
 
 def _run_backtest(args: argparse.Namespace) -> int:
@@ -196,11 +218,19 @@ def _run_backtest(args: argparse.Namespace) -> int:
     from floor.traders import load_traders
 
     settings = Settings()
-    if args.action is None:  # every argument checked before Prefect or the database starts
-        plan_backtest(
-            load_traders(settings), args.start, args.end, traders=args.trader, model=args.model,
+    if args.action is None and args.replay is None:  # every argument checked before Prefect starts
+        profiles = load_traders(settings)
+        spec = plan_backtest(
+            profiles, args.start, args.end, traders=args.trader, model=args.model,
             seeds=args.seeds, label=args.label or "",
         )  # fmt: skip
+        _say_estimate(settings, spec, profiles, args.max_dollars)
+    elif args.replay is not None:
+        from floor.backtest.recordings import recording_of
+        from floor.database import connect
+
+        source = recording_of(connect(settings), args.replay)
+        print(f"Replaying backtest {source.id} from its recorded model calls: no provider is asked.")
     with contextlib.ExitStack() as stack:
         if not os.environ.get("PREFECT_API_URL"):
             # Prefect's own temporary server would share the terminal's Ctrl+C and die mid-backtest.
@@ -209,6 +239,19 @@ def _run_backtest(args: argparse.Namespace) -> int:
             os.environ["PREFECT_API_URL"] = stack.enter_context(prefect_server(_free_port(), detached=True))
             stack.callback(_send_what_prefect_holds)  # before the server stops, not at exit after it
         return _play_backtest(args, settings)
+
+
+def _say_estimate(settings, spec, profiles, max_dollars: float | None) -> None:
+    """Print what the backtest's model calls should cost; refuse one whose estimate is over the limit."""
+    from decimal import Decimal
+
+    from floor.backtest.recordings import check_limit, describe_estimate, estimate_backtest
+    from floor.database import connect
+
+    estimate = estimate_backtest(connect(settings), spec, profiles)
+    if estimate.per_session or estimate.unknown:
+        print(describe_estimate(estimate))
+    check_limit(estimate, None if max_dollars is None else Decimal(str(max_dollars)))
 
 
 def _send_what_prefect_holds() -> None:
@@ -252,7 +295,8 @@ def _play_backtest(args: argparse.Namespace, settings) -> int:
             state = asyncio.run(
                 backtest(
                     start=args.start, end=args.end, traders=args.trader or None, model=args.model,
-                    seeds=args.seeds, label=args.label or "", resume=args.id, return_state=True,
+                    seeds=args.seeds, label=args.label or "", resume=args.id, replay=args.replay,
+                    max_dollars=args.max_dollars, return_state=True,
                 )
             )  # fmt: skip
     finally:
@@ -264,7 +308,13 @@ def _play_backtest(args: argparse.Namespace, settings) -> int:
 
     record = find_backtest(connect(settings), result["backtest"])
     print(results_text(record))
-    if record.status == "stopped":
+    if record.results and record.replay_of is not None:
+        print(f"Replayed from the recording of backtest {record.replay_of}: $0 spent on model calls.")
+    elif record.results and record.results.get("cost"):
+        print(f"Spent on model calls: ${record.results['cost']:.4f}")
+    if record.note and record.note.startswith("stopped at the --max-dollars"):
+        print(f"Play on with a higher limit: floor backtest resume {record.id} --max-dollars N")
+    elif record.status == "stopped":
         print(f"Stopped. Play on with: floor backtest resume {record.id}")
     else:
         print(f"Details: floor backtest show {record.id} --json")
@@ -291,6 +341,7 @@ def _show_backtest(args: argparse.Namespace) -> int:
                     "seeds": spec.seeds,
                     "status": record.status,
                     "note": record.note,
+                    "replay_of": record.replay_of,
                     "created_at": record.created_at.isoformat(),
                     "finished_at": record.finished_at.isoformat() if record.finished_at else None,
                     "results": record.results,
@@ -465,6 +516,8 @@ Run `floor COMMAND --help` for a command's options and examples.""",
   floor backtest --start 2025-01-02 --end 2025-12-31
   floor backtest --start 2025-06-02 --end 2025-06-30 --trader Warren --trader Ray --seeds 3
   floor backtest --start 2025-01-02 --end 2025-03-31 --model openai/gpt-4o-mini --label "4o-mini Q1"
+  floor backtest --start 2025-01-02 --end 2025-03-31 --model openai/gpt-4o-mini --max-dollars 5
+  floor backtest --replay 3      the same backtest again from its recording: $0, the same ledger
   floor backtest resume 3        play on a stopped or killed backtest
   floor backtest show 3 --json   its results, for scripts
   floor backtest delete 3 --yes  drop it and its books
@@ -488,6 +541,14 @@ Run `floor COMMAND --help` for a command's options and examples.""",
         "--seeds", type=positive_int, default=1, metavar="N", help="books per trader (default 1)"
     )
     backtest.add_argument("--label", type=nonblank, metavar="TEXT", help="a note to tell backtests apart")
+    backtest.add_argument(
+        "--replay", type=positive_int, metavar="ID",
+        help="rerun backtest ID from its recorded model calls: no provider is asked, the same ledger",
+    )  # fmt: skip
+    backtest.add_argument(
+        "--max-dollars", type=dollars, metavar="N",
+        help="stop once the models have cost N dollars (and don't start if the estimate is over N)",
+    )  # fmt: skip
     backtest.add_argument("--json", action="store_true", help="show: print JSON")
     backtest.add_argument("-y", "--yes", action="store_true", help="delete: without asking")
     backtest.add_argument("-v", "--verbose", action="store_true", help="also print Prefect's log lines")

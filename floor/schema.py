@@ -256,6 +256,27 @@ tool_tokens = Table(
     Index("ix_tool_tokens_expires_at", "expires_at"),
 )
 
+# Every call a book's turns made to a model provider (floor.backtest.recordings): the exact request,
+# its hash, and what came back (a message, or the failure), so a replay answers from here and costs
+# nothing. ``seq`` counts the session's calls from 0.
+model_calls = Table(
+    "model_calls",
+    metadata,
+    Column("id", BigInteger, primary_key=True),
+    Column("session", Date, nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("model", String(200), nullable=False),
+    Column("request_hash", String(64), nullable=False),
+    Column("request", JSONB, nullable=False),
+    Column("response", JSONB, nullable=False),  # {"message": …} or {"error": …}
+    Column("input_tokens", Integer, nullable=False, server_default="0"),
+    Column("output_tokens", Integer, nullable=False, server_default="0"),
+    Column("cost", Numeric(14, 6), nullable=False, server_default="0"),
+    Column("latency_ms", Integer, nullable=False, server_default="0"),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    UniqueConstraint("session", "seq", name="uq_model_calls_session_seq"),
+)
+
 BACKTEST_STATUSES = ("running", "stopped", "completed", "failed")
 
 # One row per backtest (floor.backtest): its span, traders and seeds; its books play it.
@@ -275,6 +296,8 @@ backtests = Table(
     Column("finished_at", DateTime(timezone=True)),
     Column("results", JSONB),
     Column("note", Text),
+    # The backtest whose recorded model calls this one replays (floor.backtest.recordings).
+    Column("replay_of", Integer, ForeignKey("backtests.id", ondelete="SET NULL")),
     CheckConstraint("status IN " + str(BACKTEST_STATUSES), name="ck_backtests_status"),
     CheckConstraint("start_day <= end_day", name="ck_backtests_span"),
     CheckConstraint("seeds >= 1", name="ck_backtests_seeds"),

@@ -41,8 +41,11 @@ LOG_EVERY = 21
 
 
 @flow(name="backtest-book", flow_run_name="{trader}-seed-{seed}")
-async def backtest_book(backtest_id: int, book_id: int, trader: str, seed: int) -> dict:
-    """One book's sessions, in order, from the one after its last completed session.
+async def backtest_book(
+    backtest_id: int, book_id: int, trader: str, seed: int, max_dollars: float | None = None
+) -> dict:
+    """One book's sessions, in order, from the one after its last completed session; it stops
+    early when asked, or once the backtest's model spend reaches ``max_dollars``.
 
     Parameters are plain values (the UI shows them); the runner and the progress board of the
     backtest come from its parent run, in this process.
@@ -56,6 +59,11 @@ async def backtest_book(backtest_id: int, book_id: int, trader: str, seed: int) 
         if stop_requested.is_set():
             logger.info("Stopped before %s: %d sessions played this run", day, played)
             return {"book": book_id, "played": played, "stopped": True}
+        if max_dollars is not None and board.progress.cost >= max_dollars:
+            logger.info(
+                "Stopped before %s: $%.4f spent, the limit is $%.2f", day, board.progress.cost, max_dollars
+            )
+            return {"book": book_id, "played": played, "stopped": True, "limit": True}
         session = await runner.play(book_id, day)
         played += 1
         await board.played(session)
@@ -84,6 +92,8 @@ async def backtest(
     seeds: int = 1,
     label: str = "",
     resume: int | None = None,
+    replay: int | None = None,
+    max_dollars: float | None = None,
 ) -> dict:
     """Replay the NYSE sessions from ``start`` to ``end`` (both included).
 
@@ -95,10 +105,17 @@ async def backtest(
         seeds: Books per trader, each asking a language model for its own seed.
         label: A note to tell backtests apart.
         resume: Play on the backtest with this id instead of starting one (its own span and traders).
+        replay: Start a replay of this backtest: its span, traders, model and seeds, every model
+            call answered from its recording (no provider is asked; a request that differs stops it).
+        max_dollars: Stop once the model calls have cost this much (and don't start when the
+            estimate from earlier recordings is over it). Books playing side by side may each
+            finish the session they are in, so the spend can pass it by up to a session a book.
     """
     logger = get_run_logger()
     stop_requested.clear()
-    record = await open_backtest(start, end, traders, model, seeds, label, resume, flow_run.get_id())
+    record = await open_backtest(
+        start, end, traders, model, seeds, label, resume, replay, max_dollars, flow_run.get_id()
+    )  # fmt: skip
     book_ids = await prepare_books(record.id)
     books = [find_book(runtime.engine(), book_id) for book_id in book_ids]
     sessions = len(record.sessions)
@@ -112,15 +129,26 @@ async def backtest(
     try:
         await board.start()
         ended = await asyncio.gather(
-            *(backtest_book(record.id, book.id, book.trader, book.seed, return_state=True) for book in books)
+            *(
+                backtest_book(record.id, book.id, book.trader, book.seed, max_dollars, return_state=True)
+                for book in books
+            )
         )
     finally:
         runner.close()
         del playing[record.id]
-    failed = [book.trader for book, state in zip(books, ended, strict=True) if not state.is_completed()]
-    stopped = any([(await state.aresult())["stopped"] for state in ended if state.is_completed()])
+    failed = [(book, state) for book, state in zip(books, ended, strict=True) if not state.is_completed()]
+    outcomes = [await state.aresult() for state in ended if state.is_completed()]
+    stopped = any(o["stopped"] for o in outcomes)
     status = "failed" if failed else "stopped" if stopped else "completed"
-    note = f"failed books: {', '.join(failed)}" if failed else "stopped by request" if stopped else None
+    if failed:
+        note = "failed books: " + "; ".join(
+            f"{book.trader} seed {book.seed} ({state.message})" for book, state in failed
+        )
+    elif any(o.get("limit") for o in outcomes):
+        note = f"stopped at the --max-dollars limit of ${max_dollars:.2f}: ${board.progress.cost:.4f} spent"
+    else:
+        note = "stopped by request" if stopped else None
     results = await summarise_backtest(record.id, status, note)
     await board.played(None, final=True)
     if failed:

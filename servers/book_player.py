@@ -1,7 +1,8 @@
 """Plays a backtest's sessions, in this process or in worker processes of its own.
 
 A :class:`BookPlayer` keeps, per book, the book's engine, its trader (with the backtest's model),
-its seed and its tools (:class:`servers.in_process.BookTools`), and plays one session at a time
+its seed, where its model calls are recorded or replayed from, and its tools
+(:class:`servers.in_process.BookTools`), and plays one session at a time
 (:func:`floor.backtest.sessions.play_session`). Books are independent, so several play at once: on
 threads of one process, or — since a turn is mostly Python holding the GIL — in worker processes,
 one per core (:func:`play_in_worker`, for a ``ProcessPoolExecutor``). Every piece of state is in
@@ -17,6 +18,7 @@ from datetime import date
 
 from sqlalchemy import Engine
 
+from floor.backtest.recordings import BookCalls, book_calls
 from floor.backtest.records import book_profile, find_backtest
 from floor.backtest.sessions import PlayedSession, play_session
 from floor.books import book_engine, find_book
@@ -32,6 +34,7 @@ class _Seat:
     profile: TraderProfile
     seed: int | None
     tools: BookTools
+    calls: BookCalls
 
 
 class BookPlayer:
@@ -50,8 +53,9 @@ class BookPlayer:
                 backtest = find_backtest(self._engine, book.backtest_id)
                 profile = book_profile(backtest, book, load_traders(self._settings))
                 tools = BookTools(self._settings, self._market, book.schema)
+                calls = book_calls(self._engine, backtest, book)
                 seat = self._seats[book_id] = _Seat(
-                    book_engine(self._engine, book), profile, book.seed, tools
+                    book_engine(self._engine, book), profile, book.seed, tools, calls
                 )
             return seat
 
@@ -66,8 +70,9 @@ class BookPlayer:
         """Play session ``day`` of book ``book_id`` (the book's earlier sessions are complete)."""
         seat = self.seat(book_id)
         return play_session(
-            seat.engine, self._settings, seat.profile, self._market, day, seat.tools, seed=_seed(seat)
-        )
+            seat.engine, self._settings, seat.profile, self._market, day, seat.tools,
+            seed=_seed(seat), calls=seat.calls.session(day),
+        )  # fmt: skip
 
 
 def _seed(seat: _Seat) -> int | None:

@@ -9,10 +9,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
 
 from prefect import get_run_logger
 from prefect.artifacts import acreate_markdown_artifact, acreate_progress_artifact, aupdate_progress_artifact
 
+from floor.backtest.recordings import check_limit, estimate_backtest, recording_of
 from floor.backtest.records import (
     Backtest,
     backtest_of_flow_run,
@@ -21,6 +23,7 @@ from floor.backtest.records import (
     ensure_books,
     find_backtest,
     plan_backtest,
+    replay_spec,
     set_status,
 )
 from floor.backtest.results import backtest_results
@@ -55,31 +58,38 @@ async def open_backtest(
     seeds: int,
     label: str,
     resume: int | None,
+    replay: int | None,
+    max_dollars: float | None,
     flow_run_id: str | None,
 ) -> Backtest:
-    """The backtest this flow run plays: ``resume``'s, the one a retried run started, or a new one."""
-    return await asyncio.to_thread(_open, start, end, traders, model, seeds, label, resume, flow_run_id)
+    """The backtest this flow run plays: ``resume``'s, the one a retried run started, or a new one
+    (a replay of ``replay``'s recording, when given)."""
+    arguments = (start, end, traders, model, seeds, label, resume, replay, max_dollars, flow_run_id)
+    return await asyncio.to_thread(_open, *arguments)
 
 
-def _open(start, end, traders, model, seeds, label, resume, flow_run_id) -> Backtest:
-    engine = runtime.engine()
+def _open(start, end, traders, model, seeds, label, resume, replay, max_dollars, flow_run_id) -> Backtest:
+    engine, profiles = runtime.engine(), load_traders(runtime.settings())
     if resume is not None:
         backtest = find_backtest(engine, resume)
     else:
         backtest = backtest_of_flow_run(engine, flow_run_id) if flow_run_id else None
-        if backtest is None:
+        if backtest is None and replay is not None:
+            source = recording_of(engine, replay)
+            spec = replay_spec(source, label)
+            backtest = create_backtest(engine, spec, flow_run_id=flow_run_id, replay_of=source.id)
+        elif backtest is None:
             spec = plan_backtest(
-                load_traders(runtime.settings()),
-                start,
-                end,
-                traders=traders,
-                model=model,
-                seeds=seeds,
-                label=label,
-            )
+                profiles, start, end, traders=traders, model=model, seeds=seeds, label=label
+            )  # fmt: skip
+            check_limit(estimate_backtest(engine, spec, profiles), _dollars(max_dollars))
             backtest = create_backtest(engine, spec, flow_run_id=flow_run_id)
     set_status(engine, backtest.id, "running", flow_run_id=flow_run_id)
     return find_backtest(engine, backtest.id)
+
+
+def _dollars(value: float | None) -> Decimal | None:
+    return None if value is None else Decimal(str(value))
 
 
 @floor_task(name="prepare-books")

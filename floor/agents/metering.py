@@ -2,12 +2,15 @@
 
 :class:`MeteredModel` wraps any smolagents ``Model`` (a LiteLLM model, the offline strategy model,
 a researcher's model) and shares one :class:`TurnMeter` with every other model of the same turn,
-so a trader's researcher is costed and budgeted with the trader.
+so a trader's researcher is costed and budgeted with the trader. In a backtest it also records
+each call that reaches a provider, or answers it from the recording when the backtest is a replay
+(:mod:`floor.agents.model_calls`).
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -16,6 +19,7 @@ from typing import Any
 from smolagents import ChatMessage, Model
 
 from floor.agents.costs import call_cost, loaded_litellm
+from floor.agents.model_calls import ModelCallLog, RecordedCall, message_data, provider_request, request_hash
 from floor.agents.redaction import Redactor
 from floor.errors import FloorError
 
@@ -66,9 +70,14 @@ class TurnMeter:
                 f"and the next call would cost about ${self.last_call_cost:.6f}"
             )
 
-    def record(self, model_id: str, input_tokens: int, output_tokens: int) -> Decimal:
-        """Count one call; returns its cost in dollars (0 when litellm has no price for the model)."""
-        cost = call_cost(model_id, input_tokens, output_tokens)
+    def record(
+        self, model_id: str, input_tokens: int, output_tokens: int, cost: Decimal | None = None
+    ) -> Decimal:
+        """Count one call; returns its cost in dollars (0 when litellm has no price for the model).
+
+        ``cost`` is given for a call replayed from a recording: what it cost when it was made.
+        """
+        cost = call_cost(model_id, input_tokens, output_tokens) if cost is None else cost
         with self._lock:
             self.calls += 1
             self.input_tokens += input_tokens
@@ -151,7 +160,9 @@ class MeteredModel(Model):
         retries: Further attempts after a transient provider error.
         retry_wait: Seconds before the first retry; doubles after each.
         redact: Masks secrets in error messages.
-        on_call: Told of each call's cost and of each retry, for the trace.
+        on_retry: Told of each retry, for the trace.
+        calls: Where the turn's provider calls are recorded (or answered from, in a replay); only
+            for a model that calls a provider (``provider_calls``, true unless it says otherwise).
     """
 
     def __init__(
@@ -163,12 +174,14 @@ class MeteredModel(Model):
         retry_wait: float = 2.0,
         redact: Redactor | None = None,
         on_retry: Callable[[int, str], None] | None = None,
+        calls: ModelCallLog | None = None,
     ) -> None:
         super().__init__(model_id=inner.model_id)
         self.inner, self.meter = inner, meter
         self.retries, self.retry_wait = retries, retry_wait
         self.redact = redact or Redactor(())
         self.on_retry = on_retry
+        self.calls = calls if getattr(inner, "provider_calls", True) else None
 
     def generate(
         self,
@@ -178,9 +191,50 @@ class MeteredModel(Model):
         tools_to_call_from: list[Any] | None = None,
         **kwargs: Any,
     ) -> ChatMessage:
+        self.meter.check_budget()
+        arguments = dict(
+            stop_sequences=stop_sequences,
+            response_format=response_format,
+            tools_to_call_from=tools_to_call_from,
+            **kwargs,
+        )
+        if self.calls is None:
+            return self._call(messages, arguments)
+        request = provider_request(self.inner, messages, **arguments)
+        digest = request_hash(request)
+        recorded = self.calls.answer(request, digest)
+        if recorded is not None:  # a replay: the provider is never asked
+            if recorded.error is not None:
+                raise ModelCallFailed(recorded.error)
+            message = recorded.chat_message()
+            self.meter.record(self.model_id, recorded.input_tokens, recorded.output_tokens, recorded.cost)
+            return message
+        started = time.perf_counter()
+        try:
+            message = self._call(messages, arguments)
+        except ModelCallFailed as exc:
+            elapsed = round((time.perf_counter() - started) * 1000)
+            failed = RecordedCall(None, str(exc), 0, 0, Decimal(0), elapsed)
+            self.calls.record(request, digest, self.model_id, failed)
+            raise
+        elapsed = round((time.perf_counter() - started) * 1000)
+        usage = message.token_usage
+        if usage is None:
+            call = RecordedCall(message_data(message), None, 0, 0, Decimal(0), elapsed)
+        else:  # counted by _call a moment ago
+            cost = self.meter.last_call_cost
+            call = RecordedCall(
+                message_data(message), None, usage.input_tokens, usage.output_tokens, cost, elapsed
+            )
+        self.calls.record(request, digest, self.model_id, call)
+        return message
+
+    def _call(
+        self, messages: Sequence[ChatMessage | dict[str, Any]], arguments: dict[str, Any]
+    ) -> ChatMessage:
+        """Ask the inner model, retrying transient failures; count what the answer cost."""
         from tenacity import Retrying, retry_if_exception_type, stop_after_attempt
 
-        self.meter.check_budget()
         retrying = Retrying(
             retry=retry_if_exception_type(transient_errors()),
             stop=stop_after_attempt(self.retries + 1),
@@ -189,14 +243,7 @@ class MeteredModel(Model):
             reraise=True,
         )
         try:
-            message = retrying(
-                self.inner.generate,
-                messages,
-                stop_sequences=stop_sequences,
-                response_format=response_format,
-                tools_to_call_from=tools_to_call_from,
-                **kwargs,
-            )
+            message = retrying(self.inner.generate, messages, **arguments)
         except FloorError:
             raise
         except Exception as exc:

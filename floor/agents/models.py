@@ -50,16 +50,23 @@ def provider_credentials(model: str, settings: Settings) -> tuple[str | None, st
     return api_key, getattr(settings, base_field) if base_field else None
 
 
-def build_model(profile: TraderProfile, settings: Settings, *, seed: int | None = None) -> Model:
+def build_model(
+    profile: TraderProfile, settings: Settings, *, seed: int | None = None, replaying: bool = False
+) -> Model:
     """The model that plays ``profile``: offline rules for 'offline', else litellm's model string.
 
     ``seed`` goes with every request to a language model; the offline rules are deterministic.
+    A model ``replaying`` a recording needs no key: every answer comes from the recording.
     """
     if profile.model == "offline":
         from floor.agents.offline_model import OfflineStrategyModel
 
         return OfflineStrategyModel(style=profile.style)
-    api_key, api_base = provider_credentials(profile.model, settings)
+    if replaying:
+        provider_of(profile.model)
+        api_key, api_base = None, None
+    else:
+        api_key, api_base = provider_credentials(profile.model, settings)
     import_litellm()
     from smolagents import LiteLLMModel
 

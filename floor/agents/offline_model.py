@@ -99,6 +99,7 @@ class OfflineStrategyModel(Model):
 
     # It plays by rules through these tools alone: no push, no researcher.
     server_kinds = ("accounts", "market")
+    provider_calls = False  # rules answer here: nothing to record, and a replay plays them again
 
     def __init__(self, style: str, **kwargs: Any) -> None:
         if style not in STYLES:

@@ -24,6 +24,7 @@ from sqlalchemy import Engine
 
 from floor.agents.account_summary import account_summary
 from floor.agents.metering import BudgetExceeded, MeteredModel, ModelCallFailed, TurnMeter
+from floor.agents.model_calls import ModelCallLog, ReplayMismatch
 from floor.agents.models import build_model, server_kinds
 from floor.agents.prompts import instructions, market_data_note, turn_message
 from floor.agents.redaction import Redactor
@@ -60,6 +61,7 @@ class TurnRequest:
     universe: list[str]
     clock: Clock = field(default_factory=WallClock)  # the prompt's "Time:" (a session's, in a backtest)
     seed: int | None = None  # asked of a language model (providers honour it as best they can)
+    calls: ModelCallLog | None = None  # a backtest's: its provider calls recorded, or replayed
 
     @property
     def session(self) -> date | None:
@@ -88,7 +90,14 @@ class TurnContext:
             retry_wait=self.settings.model_retry_wait_seconds,
             redact=self.redact,
             on_retry=self._retrying,
+            calls=self.request.calls,
         )
+
+    def model(self) -> Any:
+        """The trader's model for this turn (with its seed; keyless when replaying a recording)."""
+        request = self.request
+        replaying = request.calls is not None and request.calls.replaying
+        return build_model(request.profile, self.settings, seed=request.seed, replaying=replaying)
 
     def tracer_for(self, label: str) -> StepTracer:
         """A step callback writing a managed agent's steps to this trader's log, under ``label``."""
@@ -117,7 +126,7 @@ def managed_agents(context: TurnContext, access: ToolAccess, kinds: frozenset[st
 
     researcher = ResearcherOnCall(
         stack,
-        context.metered(build_model(context.request.profile, context.settings, seed=context.request.seed)),
+        context.metered(context.model()),
         context.settings,
         access,
         step_callback=context.tracer_for("researcher"),
@@ -158,6 +167,12 @@ def run_turn(engine: Engine, settings: Settings, request: TurnRequest, tools: Tu
         outcome = _with_usage(TurnOutcome(status="skipped", error=redact(str(exc))), meter)
     except Exception as exc:  # noqa: BLE001 - one trader's failure must never stop the others
         outcome = _failed(context, exc)
+        mismatch = _root_cause(exc)
+        if isinstance(mismatch, ReplayMismatch):  # not this trader's failure: the replay stops
+            finish_turn(engine, turn_id, outcome)
+            tracer.log("trace", f"Turn failed: {outcome.error}")
+            tracer.flush()
+            raise mismatch from None
     finish_turn(engine, turn_id, outcome)
     if outcome.status == "succeeded":
         accounts.finish_turn_kind(engine, profile.name, kind)
@@ -188,6 +203,8 @@ def _failed(context: TurnContext, exc: BaseException) -> TurnOutcome:
         reason = f"stopped by the budget: {cause}"
     elif isinstance(cause, ModelCallFailed):
         reason = f"model call failed: {cause}"
+    elif isinstance(cause, ReplayMismatch):
+        reason = f"the replay stopped: {cause}"
     elif tracer.interrupted:
         reason = f"stopped after {tracer.consecutive_errors} failed steps in a row: {tracer.last_error}"
     elif isinstance(cause, AgentError):
@@ -201,7 +218,10 @@ def _root_cause(exc: BaseException) -> BaseException:
     """The floor's own error behind smolagents' wrapping, else ``exc`` itself."""
     seen = exc
     while seen is not None:
-        if isinstance(seen, BudgetExceeded | ModelCallFailed | ConfigurationError | ToolServiceUnavailable):
+        if isinstance(
+            seen,
+            BudgetExceeded | ModelCallFailed | ConfigurationError | ToolServiceUnavailable | ReplayMismatch,
+        ):
             return seen
         seen = seen.__cause__ or seen.__context__
     return exc
@@ -215,9 +235,8 @@ def _with_usage(outcome: TurnOutcome, meter: TurnMeter) -> TurnOutcome:
 
 def _play(context: TurnContext, kind: str) -> TurnOutcome:
     engine, settings, request = context.engine, context.settings, context.request
-    profile = request.profile
     # A missing key raises here, before the turn is admitted to any tool.
-    raw_model = build_model(profile, settings, seed=request.seed)
+    raw_model = context.model()
     kinds = frozenset(server_kinds(raw_model)) & context.tools.kinds
     if "push" in kinds:
         from floor.notify import build_notifier

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 
-from sqlalchemy import Engine, func, insert, select, update
+from sqlalchemy import Engine, func, insert, null, select, update
 
 from floor.books import Book, book_engine, create_book, delete_book, list_books
 from floor.errors import ConfigurationError, FloorError, shown
@@ -52,6 +52,7 @@ class Backtest:
     flow_run_id: str | None
     results: dict | None
     note: str | None
+    replay_of: int | None = None  # the backtest whose recorded model calls this one replays
 
     @property
     def sessions(self) -> list[date]:
@@ -110,8 +111,13 @@ def plan_backtest(
     return BacktestSpec(start, end, tuple(names), model.strip() if model else None, seeds, label)
 
 
-def create_backtest(engine: Engine, spec: BacktestSpec, *, flow_run_id: str | None = None) -> Backtest:
-    """Record a new backtest (status ``running``); its books come from :func:`ensure_books`."""
+def create_backtest(
+    engine: Engine, spec: BacktestSpec, *, flow_run_id: str | None = None, replay_of: int | None = None
+) -> Backtest:
+    """Record a new backtest (status ``running``); its books come from :func:`ensure_books`.
+
+    ``replay_of``: the backtest whose recorded model calls answer this one's (a replay).
+    """
     with engine.begin() as conn:
         backtest_id = conn.execute(
             insert(backtests)
@@ -123,10 +129,16 @@ def create_backtest(engine: Engine, spec: BacktestSpec, *, flow_run_id: str | No
                 model=spec.model,
                 seeds=spec.seeds,
                 flow_run_id=flow_run_id,
+                replay_of=replay_of,
             )
             .returning(backtests.c.id)
         ).scalar_one()
     return find_backtest(engine, backtest_id)
+
+
+def replay_spec(source: Backtest, label: str = "") -> BacktestSpec:
+    """The spec of a replay of ``source``: its span, traders, model and seeds, labelled."""
+    return replace(source.spec, label=label or f"replay of backtest {source.id}")
 
 
 def backtest_profiles(backtest: Backtest, profiles: list[TraderProfile]) -> list[TraderProfile]:
@@ -230,4 +242,14 @@ def _backtest(row) -> Backtest:
         flow_run_id=row.flow_run_id,
         results=row.results,
         note=row.note,
+        replay_of=row.replay_of,
     )
+
+
+def list_backtests_without_results(engine: Engine) -> list[Backtest]:
+    """Every backtest, newest first, as :func:`list_backtests` but with ``results`` not read (None):
+    what a list of backtests shows, without every one's curves."""
+    columns = [column for column in backtests.c if column.name != "results"]
+    with engine.connect() as conn:
+        rows = conn.execute(select(*columns, null().label("results")).order_by(backtests.c.id.desc())).all()
+    return [_backtest(row) for row in rows]

@@ -8,9 +8,10 @@ valuation at those prices, dated D. Completing the session stores the account as
 (``cycles.closing_state``) in the same transaction that marks it completed.
 
 A book stopped or killed mid-session is :func:`rewind`-ed before it plays again: whatever the
-unfinished session wrote goes, the account is put back as the last completed session left it,
-and play goes on from the next session. An offline backtest therefore ends with the same ledger
-whether it ran straight through or was killed and resumed any number of times.
+unfinished session wrote goes (its recorded model calls too), the account is put back as the last
+completed session left it, and play goes on from the next session. An offline backtest therefore
+ends with the same ledger whether it ran straight through or was killed and resumed any number of
+times.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from decimal import Decimal
 
 from sqlalchemy import Engine, delete, func, insert, select, update
 
+from floor.agents.model_calls import ModelCallLog
 from floor.agents.tool_servers import TurnTools
 from floor.agents.trader_turn import TurnRequest, run_turn
 from floor.clock import SessionClock
@@ -35,6 +37,7 @@ from floor.schema import (
     accounts,
     activity_logs,
     cycles,
+    model_calls,
     positions,
     prices,
     snapshots,
@@ -91,6 +94,12 @@ def rewind(engine: Engine, profiles: list[TraderProfile]) -> date | None:
                 (cycles.c.status != "completed") | (cycles.c.session > last.session)
             )
         stale = list(conn.execute(unfinished).scalars())
+        # The model calls of sessions not completed go too: the session's replay records them again.
+        conn.execute(
+            delete(model_calls).where(model_calls.c.session > last.session)
+            if last is not None
+            else delete(model_calls)
+        )
         if not stale:
             return None if last is None else last.session
         for table in _SESSION_TABLES:
@@ -162,8 +171,13 @@ def play_session(
     tools: TurnTools,
     *,
     seed: int | None = None,
+    calls: ModelCallLog | None = None,
 ) -> PlayedSession:
-    """Play session ``day`` in the book ``engine`` reads and writes (rewound first, by the caller)."""
+    """Play session ``day`` in the book ``engine`` reads and writes (rewound first, by the caller).
+
+    ``calls`` records the turn's provider calls, or answers them when the backtest is a replay
+    (:mod:`floor.backtest.recordings`).
+    """
     clock = SessionClock(day)
     at = clock.now()
     with engine.begin() as conn:
@@ -181,8 +195,11 @@ def play_session(
         universe=universe,
         clock=clock,
         seed=seed,
+        calls=calls,
     )
     outcome: TurnOutcome = run_turn(engine, settings, request, tools)
+    if calls is not None:
+        calls.close()
     [view] = [v for v in value_cycle(engine, market.name, cycle_id, taken_at=at) if v.trader == profile.name]
     with engine.begin() as conn:
         conn.execute(

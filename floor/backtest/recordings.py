@@ -1,0 +1,231 @@
+"""A backtest's recorded model calls: kept in each book, answered from in a replay, read for estimates.
+
+Every provider call a book's turn makes is a row of the book's ``model_calls`` table, numbered
+within its session (:class:`SessionRecording`). A replay is a new backtest of the same span,
+traders, model and seeds whose books answer every call from the recorded book of the same trader
+and seed (:class:`SessionReplay`): the same request at the same place gets the recorded answer,
+and anything else stops the replay with what differs. No provider is asked.
+
+The recordings also say what a session of a model costs, which :func:`estimate_cost` turns into the
+estimate of a backtest before it starts.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Engine, func, insert, select
+
+from floor.agents.model_calls import RecordedCall, ReplayMismatch, first_difference
+from floor.backtest.records import Backtest, BacktestSpec, find_backtest
+from floor.books import Book, book_engine, list_books
+from floor.errors import ConfigurationError
+from floor.schema import model_calls
+from floor.traders import TraderProfile, find_trader
+
+
+class SessionRecording:
+    """Records one session's provider calls in the book ``engine`` reads and writes."""
+
+    replaying = False
+
+    def __init__(self, engine: Engine, session: date) -> None:
+        self._engine, self._session = engine, session
+        self._next = 0
+        self._lock = threading.Lock()  # a turn's researcher may call beside its trader
+
+    def answer(self, request: dict[str, Any], digest: str) -> RecordedCall | None:
+        return None
+
+    def record(self, request: dict[str, Any], digest: str, model: str, call: RecordedCall) -> None:
+        response = {"message": call.message} if call.error is None else {"error": call.error}
+        with self._lock:
+            seq, self._next = self._next, self._next + 1
+        with self._engine.begin() as conn:
+            conn.execute(
+                insert(model_calls).values(
+                    session=self._session,
+                    seq=seq,
+                    model=model,
+                    request_hash=digest,
+                    request=request,
+                    response=response,
+                    input_tokens=call.input_tokens,
+                    output_tokens=call.output_tokens,
+                    cost=call.cost,
+                    latency_ms=call.latency_ms,
+                )
+            )
+
+    def close(self) -> None:
+        pass
+
+
+class SessionReplay:
+    """Answers one session's calls from the recording of ``source`` (the recorded book's engine)."""
+
+    replaying = True
+
+    def __init__(self, source: Engine, session: date, where: str) -> None:
+        self._session, self._where = session, where
+        with source.connect() as conn:
+            self._rows = conn.execute(
+                select(model_calls).where(model_calls.c.session == session).order_by(model_calls.c.seq)
+            ).all()
+        self._next = 0
+        self._lock = threading.Lock()
+
+    def answer(self, request: dict[str, Any], digest: str) -> RecordedCall:
+        with self._lock:
+            seq, self._next = self._next, self._next + 1
+        place = f"{self._where}, session {self._session}, call {seq + 1}"
+        if seq >= len(self._rows):
+            raise ReplayMismatch(
+                f"{place}: the recording holds {len(self._rows)} calls for this session; "
+                "the replay asked for one more"
+            )
+        row = self._rows[seq]
+        if row.request_hash != digest:
+            difference = first_difference(row.request, request) or "the request differs"
+            raise ReplayMismatch(f"{place} is not the recorded request: {difference}")
+        message, error = row.response.get("message"), row.response.get("error")
+        return RecordedCall(
+            message, error, row.input_tokens, row.output_tokens, Decimal(row.cost), row.latency_ms
+        )
+
+    def record(self, request: dict[str, Any], digest: str, model: str, call: RecordedCall) -> None:
+        raise ReplayMismatch(f"{self._where}: a replay never calls a provider")
+
+    def close(self) -> None:
+        if self._next < len(self._rows):
+            raise ReplayMismatch(
+                f"{self._where}, session {self._session}: the turn ended after {self._next} of the "
+                f"{len(self._rows)} recorded calls"
+            )
+
+
+class BookCalls:
+    """Makes each session's call log for one book: recording it, or replaying ``source``."""
+
+    def __init__(self, engine: Engine, source: Engine | None, where: str) -> None:
+        self._engine, self._source, self._where = engine, source, where
+
+    @property
+    def replaying(self) -> bool:
+        return self._source is not None
+
+    def session(self, day: date) -> SessionRecording | SessionReplay:
+        if self._source is None:
+            return SessionRecording(self._engine, day)
+        return SessionReplay(self._source, day, self._where)
+
+
+def recording_of(engine: Engine, replay_of: int) -> Backtest:
+    """The backtest holding the recording a replay of ``replay_of`` answers from (a replay's own
+    source, when ``replay_of`` is itself a replay); a ConfigurationError if it cannot be replayed."""
+    source = find_backtest(engine, replay_of)
+    if source.replay_of is not None:
+        source = find_backtest(engine, source.replay_of)
+    if not list_books(engine, source.id):
+        raise ConfigurationError(f"backtest {source.id} has no books to replay")
+    return source
+
+
+def book_calls(engine: Engine, backtest: Backtest, book: Book) -> BookCalls:
+    """The call logs of ``book``: its own recording, or (a replay) the recorded book of the same
+    trader and seed."""
+    where = f"{book.trader}, seed {book.seed}"
+    if backtest.replay_of is None:
+        return BookCalls(book_engine(engine, book), None, where)
+    recorded = {(b.trader, b.seed): b for b in list_books(engine, backtest.replay_of)}
+    source = recorded.get((book.trader, book.seed))
+    if source is None:
+        raise ConfigurationError(f"backtest {backtest.replay_of} recorded no book for {where}")
+    return BookCalls(book_engine(engine, book), book_engine(engine, source), where)
+
+
+@dataclass(frozen=True)
+class CostEstimate:
+    """What a backtest's model calls should cost, from recorded sessions of the same models."""
+
+    dollars: Decimal | None  # None: some model was never recorded
+    per_session: dict[str, Decimal]  # model -> mean dollars per book-session, where recorded
+    recorded_sessions: dict[str, int]  # model -> how many book-sessions the mean is over
+    unknown: tuple[str, ...]  # models with no recorded session
+
+
+def recorded_usage(engine: Engine) -> dict[str, tuple[int, Decimal]]:
+    """Per model: how many book-sessions every backtest's recordings hold, and what they cost."""
+    found: dict[str, tuple[int, Decimal]] = {}
+    for book in list_books(engine):
+        if book.backtest_id is None:
+            continue
+        with book_engine(engine, book).connect() as conn:
+            rows = conn.execute(
+                select(
+                    model_calls.c.model,
+                    func.count(func.distinct(model_calls.c.session)),
+                    func.sum(model_calls.c.cost),
+                ).group_by(model_calls.c.model)
+            ).all()
+        for model, sessions, cost in rows:
+            have_sessions, have_cost = found.get(model, (0, Decimal(0)))
+            found[model] = (have_sessions + sessions, have_cost + Decimal(cost))
+    return found
+
+
+def estimate_cost(engine: Engine, models: list[str], sessions: int) -> CostEstimate:
+    """The model cost of ``sessions`` sessions for each entry of ``models`` (one per book; offline
+    models cost nothing), from the mean cost of a recorded session of that model."""
+    usage = recorded_usage(engine)
+    per_session, counted, unknown = {}, {}, []
+    total = Decimal(0)
+    for model in models:
+        if model == "offline":
+            continue
+        if model not in usage or usage[model][0] == 0:
+            if model not in unknown:
+                unknown.append(model)
+            continue
+        recorded, cost = usage[model]
+        per_session[model] = cost / recorded
+        counted[model] = recorded
+        total += per_session[model] * sessions
+    return CostEstimate(
+        None if unknown else total.quantize(Decimal("0.0001")), per_session, counted, tuple(unknown)
+    )
+
+
+def estimate_backtest(engine: Engine, spec: BacktestSpec, profiles: list[TraderProfile]) -> CostEstimate:
+    """The estimate of ``spec``'s model cost: every book's model over every session of the span."""
+    from floor.market.calendar import sessions_between
+
+    chosen = [find_trader(profiles, name) for name in spec.traders]
+    models = [spec.model or p.model for p in chosen for _ in range(spec.seeds)]
+    return estimate_cost(engine, models, len(sessions_between(spec.start, spec.end)))
+
+
+def check_limit(estimate: CostEstimate, max_dollars: Decimal | None) -> None:
+    """A ConfigurationError when the estimate alone passes the ``max_dollars`` limit."""
+    if max_dollars is not None and estimate.dollars is not None and estimate.dollars > max_dollars:
+        raise ConfigurationError(
+            f"the estimated model cost ${estimate.dollars:.4f} is over the --max-dollars limit "
+            f"${max_dollars:.2f}: raise the limit or shorten the span"
+        )
+
+
+def describe_estimate(estimate: CostEstimate) -> str:
+    """The estimate in a line a user reads before a backtest starts."""
+    if not estimate.per_session and not estimate.unknown:
+        return "Model cost: $0 (offline rules only)"
+    parts = [
+        f"{model} ${cost:.4f} a session (from {estimate.recorded_sessions[model]} recorded)"
+        for model, cost in estimate.per_session.items()
+    ]
+    parts += [f"{model} not recorded yet" for model in estimate.unknown]
+    total = "unknown" if estimate.dollars is None else f"about ${estimate.dollars:.4f}"
+    return f"Estimated model cost: {total} ({'; '.join(parts)})"

@@ -1,0 +1,105 @@
+"""A language-model backtest recorded call by call, then replayed through the real flow: no request
+reaches the provider, the ledger is the same to the cent and the second, and a changed prompt stops
+the replay with the difference named."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+
+import pytest
+from sqlalchemy import func, select
+
+from floor.backtest.records import find_backtest, list_backtests
+from floor.books import book_engine, list_books
+from floor.schema import model_calls
+from tests.fakes.openai_server import OpenAIServer, final_answer, tool_call
+from tests.flows.test_backtest import ledger, run_backtest
+
+pytestmark = pytest.mark.slow  # whole backtests through Prefect
+
+END = date(2025, 3, 7)  # 5 sessions from 2025-03-03
+MODEL = "openai/gpt-4o-mini"
+
+
+def trader(request) -> dict:
+    """Each session: a price, then a buy of one share (two when the price is under 150), then done."""
+    today = re.search(r"Time: (\d{4}-\d{2}-\d{2})", request.prompt_text()).group(1)
+    asked = sum(1 for m in request.messages if m["role"] == "assistant")
+    if asked == 0:
+        return tool_call("lookup_share_price", {"symbol": "AAPL"})
+    if asked == 1:
+        price = float(re.findall(r'"price": "?([\d.]+)', request.prompt_text())[-1])
+        quantity = 2 if price < 150 else 1
+        return tool_call(
+            "buy_shares", {"symbol": "AAPL", "quantity": quantity, "rationale": f"a steady buy on {today}"}
+        )
+    return final_answer(f"Bought AAPL on {today}.")
+
+
+@pytest.fixture
+def llm(runtime, monkeypatch):
+    """The scripted provider on loopback, and the flow's wiring pointed at it (books on threads)."""
+    with OpenAIServer(default=trader) as server:
+        monkeypatch.setenv("BACKTEST_WORKERS", "0")
+        monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
+        monkeypatch.setenv("OPENAI_API_KEY", "sk-backtest-not-a-key")
+        rewire(runtime)
+        yield server
+
+
+def rewire(runtime) -> None:
+    for cached in (runtime.settings, runtime.engine, runtime.market):
+        cached.cache_clear()
+
+
+def test_a_replay_asks_no_provider_and_ends_with_the_recorded_ledger(llm, runtime, floor, monkeypatch):
+    recorded = run_backtest(end=END, traders=["Warren"], model=MODEL, seeds=2)
+    assert recorded["status"] == "completed"
+    asked = len(llm.requests)
+    original = find_backtest(floor, recorded["backtest"])
+    books = list_books(floor, original.id)
+    calls = 0
+    for book in books:
+        with book_engine(floor, book).connect() as conn:
+            calls += conn.execute(select(func.count()).select_from(model_calls)).scalar_one()
+    assert asked == calls == 2 * 5 * 3  # every request the provider saw is recorded, and only those
+    assert all(ledger(floor, book)["fills"] for book in books)
+
+    monkeypatch.delenv("OPENAI_API_KEY")  # a replay needs no key: nothing is sent
+    rewire(runtime)
+    replayed = run_backtest(replay=original.id)
+    assert len(llm.requests) == asked  # not one more request reached the provider
+    replay = find_backtest(floor, replayed["backtest"])
+    assert replayed["status"] == "completed" and replay.replay_of == original.id
+    assert replay.spec.traders == ("Warren",) and replay.spec.seeds == 2 and replay.spec.model == MODEL
+    again = {(b.trader, b.seed): b for b in list_books(floor, replay.id)}
+    for book in books:
+        assert ledger(floor, again[(book.trader, book.seed)]) == ledger(floor, book)
+    by_book = {(t["trader"], t["seed"]): t for t in original.results["traders"]}
+    for t in replay.results["traders"]:  # the recorded tokens and cost, counted again
+        first = by_book[(t["trader"], t["seed"])]
+        assert (t["input_tokens"], t["output_tokens"], t["cost"]) == (
+            first["input_tokens"], first["output_tokens"], first["cost"]
+        )  # fmt: skip
+
+    # A replay of the replay answers from the first recording.
+    twice = run_backtest(replay=replay.id)
+    assert find_backtest(floor, twice["backtest"]).replay_of == original.id
+    assert len(llm.requests) == asked
+
+    # A changed prompt (a risk limit the instructions state) is a different request: the replay stops.
+    monkeypatch.setenv("RISK_MAX_ORDERS_PER_TURN", "7")
+    rewire(runtime)
+    with pytest.raises(RuntimeError) as failed:
+        run_backtest(replay=original.id)
+    stopped = list_backtests(floor)[0]  # the newest
+    assert stopped.status == "failed" and stopped.replay_of == original.id
+    assert (
+        "ReplayMismatch" in stopped.note
+        and "session 2025-03-03, call 1 is not the recorded request" in stopped.note
+    )
+    assert re.search(r"request\.messages\[0\]\.content(\[0\]\.text)? differs at character \d+", stopped.note)
+    assert "Your risk limits" in stopped.note.split("now", 1)[1].split(";")[0]  # quoted from the new prompt
+    assert str(failed.value).startswith(f"backtest {stopped.id}: failed books")
+    assert len(llm.requests) == asked
