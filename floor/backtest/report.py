@@ -1,10 +1,29 @@
-"""A backtest's results as people read them: one table, for the terminal and the Prefect artifact."""
+"""A backtest's results as people read them: one table and a "who beats whom" matrix, for the terminal
+and the Prefect artifact."""
 
 from __future__ import annotations
 
-from floor.backtest.records import Backtest
+import textwrap
 
-COLUMNS = ("", "return", "Sharpe", "Sortino", "max drawdown", "win rate", "trades", "turnover", "model cost")
+from floor.backtest.records import Backtest
+from floor.backtest.results import book_label
+from floor.portfolio.uncertainty import MIN_RETURNS
+
+COLUMNS = (
+    "", "return [95%]", "Sharpe [95%]", "Sortino", "max drawdown", "win rate", "trades", "turnover",
+    "excess over SPY [95%]", "PSR", "DSR", "model cost",
+)  # fmt: skip
+TEXT_WIDTH = 110  # the notes under the terminal table are wrapped to this
+FOOTER = (
+    "Ratios are annualised at 252 sessions a year; benchmarks are bought at the first session's prices "
+    "and held."
+)
+NO_STATISTICS = "These results predate intervals: read small differences as noise."
+PSR_AND_DSR = (
+    "PSR: the probability that the true Sharpe is above 0; DSR: the same, against the best Sharpe that "
+    "this many books would reach by luck."
+)
+MATRIX_TITLE = "Who beats whom: P(row's Sharpe > column's), on the sessions both played"
 
 
 def _pct(value: float | None) -> str:
@@ -15,32 +34,91 @@ def _ratio(value: float | None) -> str:
     return "—" if value is None else f"{value:.2f}"
 
 
+def _probability(value: float | None) -> str:
+    return "—" if value is None else f"{value:.2f}"
+
+
+def _with_interval(estimate: dict | None, percent: bool) -> str:
+    """``+8.10% [-5.0, +21.0]`` or ``1.10 [-0.60, 2.90]``; the value alone when there is no interval."""
+    if estimate is None:
+        return "—"
+    if percent:
+        shown = _pct(estimate["value"])
+        bounds = (estimate["low"], estimate["high"])
+        interval = None if None in bounds else f"[{bounds[0] * 100:+.1f}, {bounds[1] * 100:+.1f}]"
+    else:
+        shown = _ratio(estimate["value"])
+        interval = None if estimate["low"] is None else f"[{estimate['low']:.2f}, {estimate['high']:.2f}]"
+    return shown if interval is None else f"{shown} {interval}"
+
+
+def _statistics_cells(t: dict) -> tuple[str, str, str, str, str]:
+    """Return and Sharpe with their intervals, the excess over SPY, PSR and DSR (or why there are none)."""
+    stats = t.get("statistics")
+    if stats is None:  # a backtest summarised before intervals were computed
+        return _pct(t["return"]), _ratio(t["sharpe"]), "—", "—", "—"
+    returned = _with_interval(stats["return"], percent=True)
+    if stats["too_short"]:
+        returned += f" too short ({stats['days']} of {MIN_RETURNS})"
+    return (
+        returned,
+        _with_interval(stats["sharpe"], percent=False),
+        _with_interval(stats["excess_return"], percent=True),
+        _probability(stats["psr"]),
+        _probability(stats["dsr"]),
+    )
+
+
 def result_rows(results: dict) -> list[tuple[str, ...]]:
     """One row per trader (and seed, when there are several), then the benchmarks."""
     rows = []
     seeds = results.get("seeds", 1)
     for t in results["traders"]:
-        name = t["trader"] if seeds == 1 else f"{t['trader']} (seed {t['seed']})"
         win = "—" if t["win_rate"] is None else f"{t['win_rate'] * 100:.0f}% of {t['closed_trades']}"
+        returned, sharpe, excess, psr, dsr = _statistics_cells(t)
         rows.append(
             (
-                name,
-                _pct(t["return"]),
-                _ratio(t["sharpe"]),
+                book_label(t, seeds),
+                returned,
+                sharpe,
                 _ratio(t["sortino"]),
                 "—" if t["max_drawdown"] is None else f"{t['max_drawdown'] * 100:.2f}%",
                 win,
                 str(t["trades"]),
                 f"{t['turnover']:.2f}x",
+                excess,
+                psr,
+                dsr,
                 f"${t['cost']:.4f}",
             )
         )
     for name, b in results["benchmarks"].items():
         drawdown = "—" if b["max_drawdown"] is None else f"{b['max_drawdown'] * 100:.2f}%"
-        rows.append(
-            (name, _pct(b["return"]), _ratio(b["sharpe"]), _ratio(b["sortino"]), drawdown, "", "", "", "")
-        )
+        rows.append((name, _pct(b["return"]), _ratio(b["sharpe"]), _ratio(b["sortino"]), drawdown, *[""] * 7))
     return rows
+
+
+def beat_rows(results: dict) -> list[tuple[str, ...]]:
+    """The pairwise matrix as rows (a header first), or none when the results have no matrix."""
+    pairwise = results.get("pairwise")
+    if not pairwise or len(pairwise["labels"]) < 2:
+        return []
+    labels = pairwise["labels"]
+    header = ("", *labels)
+    return [header] + [
+        (label, *(_probability(p) for p in row)) for label, row in zip(labels, pairwise["beats"], strict=True)
+    ]
+
+
+def footnotes(results: dict) -> list[str]:
+    """What the figures are: the method of the intervals, and what "too short" means where it shows."""
+    method = results.get("method")
+    if method is None:
+        return [f"{FOOTER} {NO_STATISTICS}"]
+    notes = [FOOTER, method, PSR_AND_DSR]
+    if any((t.get("statistics") or {}).get("too_short") for t in results["traders"]):
+        notes.append(f"Too short: fewer than {MIN_RETURNS} daily returns, so no interval, PSR or DSR.")
+    return notes
 
 
 def headline(backtest: Backtest) -> str:
@@ -54,40 +132,51 @@ def headline(backtest: Backtest) -> str:
     )
 
 
+def _aligned(rows: list[tuple[str, ...]]) -> list[str]:
+    """Rows as text: the first column left-aligned, the others right-aligned."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return [
+        "  ".join(
+            [row[0].ljust(widths[0])]
+            + [cell.rjust(width) for cell, width in zip(row[1:], widths[1:], strict=True)]
+        ).rstrip()
+        for row in rows
+    ]
+
+
 def results_text(backtest: Backtest) -> str:
-    """The results as an aligned table for the terminal."""
+    """The results as an aligned table for the terminal, then who beats whom."""
     lines = [headline(backtest)]
     if backtest.note:
         lines.append(f"Note: {backtest.note}")
     if not backtest.results:
         return "\n".join([*lines, "No results yet: no session has been played."])
-    rows = [COLUMNS, *result_rows(backtest.results)]
-    widths = [max(len(row[i]) for row in rows) for i in range(len(COLUMNS))]
-    for row in rows:
-        cells = [row[0].ljust(widths[0])] + [
-            cell.rjust(width) for cell, width in zip(row[1:], widths[1:], strict=True)
-        ]
-        lines.append("  ".join(cells).rstrip())
-    lines.append(
-        "Ratios are annualised at 252 sessions a year; benchmarks are bought at the first session's prices "
-        "and held. Intervals are not computed yet: read small differences as noise."
-    )
-    return "\n".join(lines)
+    lines += _aligned([COLUMNS, *result_rows(backtest.results)])
+    matrix = beat_rows(backtest.results)
+    if matrix:
+        lines += ["", MATRIX_TITLE + ":", *_aligned(matrix)]
+    notes = [textwrap.fill(note, TEXT_WIDTH) for note in footnotes(backtest.results)]
+    return "\n".join([*lines, "", *notes])
+
+
+def _markdown_table(rows: list[tuple[str, ...]]) -> list[str]:
+    header, *body = rows
+    return [
+        "| " + " | ".join(header) + " |",
+        "|" + "|".join(["---"] + ["---:"] * (len(header) - 1)) + "|",
+        *("| " + " | ".join(row) + " |" for row in body),
+    ]
 
 
 def results_markdown(backtest: Backtest) -> str:
-    """The results as a markdown table (the flow run's artifact)."""
+    """The results as markdown tables (the flow run's artifact)."""
     lines = [f"### {headline(backtest)}", ""]
     if backtest.note:
         lines += [f"_{backtest.note}_", ""]
     if not backtest.results:
         return "\n".join([*lines, "No session has been played."])
-    lines.append("| " + " | ".join(COLUMNS) + " |")
-    lines.append("|" + "|".join(["---"] + ["---:"] * (len(COLUMNS) - 1)) + "|")
-    for row in result_rows(backtest.results):
-        lines.append("| " + " | ".join(row) + " |")
-    lines += [
-        "",
-        "Ratios annualised at 252 sessions a year; benchmarks bought at the first session's prices and held.",
-    ]
-    return "\n".join(lines)
+    lines += _markdown_table([COLUMNS, *result_rows(backtest.results)])
+    matrix = beat_rows(backtest.results)
+    if matrix:
+        lines += ["", f"**{MATRIX_TITLE}**", "", *_markdown_table(matrix)]
+    return "\n".join([*lines, "", *(f"{note}  " for note in footnotes(backtest.results))]).rstrip()

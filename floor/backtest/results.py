@@ -4,6 +4,11 @@ Every figure comes from the books' own rows (snapshots, transactions, turns, eac
 prices) through the floor's metric functions (:mod:`floor.portfolio.metrics`), annualised at 252
 sessions a year. The benchmarks are bought at the first session's prices, with the same spread and
 whole shares a trader gets, and held: SPY alone, and the whole universe in equal parts.
+
+Each trader's figures also come with their uncertainty (:mod:`floor.portfolio.uncertainty`), from the
+book's daily returns (the equity curve starts at $10,000 before the first session): intervals for
+the return, the Sharpe and the excess over SPY, PSR and DSR (every book of the backtest is a trial),
+and the probability that each book's Sharpe beats each other's.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from sqlalchemy import Engine, func, select
 from floor.backtest.records import Backtest
 from floor.books import Book, book_engine, list_books
 from floor.money import INITIAL_CASH
-from floor.portfolio import metrics
+from floor.portfolio import metrics, uncertainty
 from floor.schema import cycles, prices, snapshots, transactions, turns
 
 SESSIONS_PER_YEAR = 252
@@ -83,9 +88,9 @@ def book_results(engine: Engine, book: Book) -> dict:
     }
 
 
-def session_prices(engine: Engine) -> dict[str, list[float]]:
-    """Each symbol's price at every completed session of the book, in session order (symbols priced
-    at every session only)."""
+def session_prices(engine: Engine) -> tuple[list, dict[str, list[float]]]:
+    """The book's completed sessions, and each symbol's price at every one of them, in session order
+    (symbols priced at every session only)."""
     with engine.connect() as conn:
         rows = conn.execute(
             select(cycles.c.session, prices.c.symbol, prices.c.price)
@@ -97,25 +102,62 @@ def session_prices(engine: Engine) -> dict[str, list[float]]:
     by_symbol: dict[str, dict] = {}
     for row in rows:
         by_symbol.setdefault(row.symbol, {})[row.session] = float(row.price)
-    return {s: [seen[d] for d in days] for s, seen in by_symbol.items() if len(seen) == len(days)}
+    series = {s: [seen[d] for d in days] for s, seen in by_symbol.items() if len(seen) == len(days)}
+    return days, series
 
 
 def benchmark_results(engine: Engine) -> dict:
     """SPY bought and held, and the universe in equal parts, at a book's session prices."""
-    series = session_prices(engine)
+    days, series = session_prices(engine)
     found = {}
     if BENCHMARK in series:
         found[f"{BENCHMARK} buy and hold"] = metrics.buy_and_hold(series[BENCHMARK], INITIAL_CASH)
     if series:
         found["equal weight"] = metrics.equal_weight(series, INITIAL_CASH)
-    return {name: {**_figures([float(INITIAL_CASH), *values])} for name, values in found.items()}
+    return {
+        name: {
+            **_figures([float(INITIAL_CASH), *values]),
+            "equity": [[day.isoformat(), v] for day, v in zip(days, values, strict=True)],
+        }
+        for name, values in found.items()
+    }
+
+
+def book_label(trader: dict, seeds: int) -> str:
+    """A book's name in tables: its trader, with the seed when each trader has several."""
+    return trader["trader"] if seeds == 1 else f"{trader['trader']} (seed {trader['seed']})"
+
+
+def daily_returns(equity: list[list]) -> dict[str, float]:
+    """Session -> that session's simple return, from an equity curve that starts at $10,000."""
+    values = [float(INITIAL_CASH)] + [value for _, value in equity]
+    returns = metrics.period_returns(values)
+    return {day: float(r) for (day, _), r in zip(equity, returns, strict=True)}
+
+
+def add_statistics(traders: list[dict], benchmarks: dict, seeds: int) -> dict:
+    """Put each trader's ``statistics`` in place; returns the pairwise "who beats whom" matrix."""
+    by_book = [daily_returns(t["equity"]) for t in traders]
+    spy = benchmarks.get(f"{BENCHMARK} buy and hold")
+    spy_returns = daily_returns(spy["equity"]) if spy else None
+    trials = [uncertainty.per_day_sharpe(list(returns.values())) for returns in by_book]
+    for trader, returns in zip(traders, by_book, strict=True):
+        benchmark = None
+        if spy_returns is not None and all(day in spy_returns for day in returns):
+            benchmark = [spy_returns[day] for day in returns]
+        found = uncertainty.trader_statistics(list(returns.values()), benchmark, trials)
+        trader["statistics"] = found.to_json()
+    return {"labels": [book_label(t, seeds) for t in traders], "beats": uncertainty.beat_matrix(by_book)}
 
 
 def backtest_results(engine: Engine, backtest: Backtest) -> dict:
     """Every book's results and the benchmarks, as stored with the backtest and shown by the CLI."""
     books = list_books(engine, backtest.id)
     traders = [book_results(book_engine(engine, book), book) for book in books]
-    benchmarks = benchmark_results(book_engine(engine, books[0])) if books else {}
+    # Every book prices the same sessions; the one that played most of them prices the benchmarks.
+    longest = max(zip(books, traders, strict=True), key=lambda pair: pair[1]["sessions"], default=None)
+    benchmarks = benchmark_results(book_engine(engine, longest[0])) if longest else {}
+    pairwise = add_statistics(traders, benchmarks, backtest.spec.seeds)
     return {
         "backtest": backtest.id,
         "label": backtest.spec.label,
@@ -125,5 +167,7 @@ def backtest_results(engine: Engine, backtest: Backtest) -> dict:
         "seeds": backtest.spec.seeds,
         "traders": traders,
         "benchmarks": benchmarks,
+        "pairwise": pairwise,
+        "method": uncertainty.METHOD,
         "cost": sum(t["cost"] for t in traders),
     }

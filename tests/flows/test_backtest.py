@@ -284,6 +284,44 @@ def _completed_sessions(engine: Engine) -> int:
         )
 
 
+def test_backtest_show_json_carries_intervals_psr_and_dsr_or_says_too_short(backtesting, floor, database_url):
+    from floor.portfolio.uncertainty import MIN_RETURNS
+
+    year_start = run_backtest(start=date(2025, 1, 2), end=date(2025, 2, 19), traders=["Ray", "Cathie"])  # 32
+    short = run_backtest(end=date(2025, 3, 7), traders=["Ray"])  # 5 sessions
+    env = {**os.environ, "DATABASE_URL": database_url}
+
+    def show(backtest_id: int, *json_flag: str) -> str:
+        done = subprocess.run([sys.executable, "-m", "deployments.cli", "backtest", "show", str(backtest_id),
+                               *json_flag], env=env, capture_output=True, text=True, timeout=120)  # fmt: skip
+        assert done.returncode == 0, done.stderr[-3000:]
+        return done.stdout
+
+    results = json.loads(show(year_start["backtest"], "--json"))["results"]
+    for trader in results["traders"]:
+        stats = trader["statistics"]
+        assert stats["days"] == 32 > MIN_RETURNS and stats["too_short"] is None
+        for name in ("return", "sharpe", "excess_return"):
+            assert stats[name]["low"] < stats[name]["value"] < stats[name]["high"], (name, stats)
+        assert stats["return"]["value"] == pytest.approx(trader["return"])
+        assert 0 <= stats["dsr"] < stats["psr"] <= 1 and stats["block_length"] >= 1
+    assert results["pairwise"]["labels"] == ["Ray", "Cathie"]
+    [[none, ray_beats], [cathie_beats, also_none]] = results["pairwise"]["beats"]
+    assert none is None is also_none and ray_beats + cathie_beats == pytest.approx(1)
+    spy = results["benchmarks"]["SPY buy and hold"]["equity"]
+    assert [day for day, _ in spy] == [day for day, _ in results["traders"][0]["equity"]]
+    assert "stationary-bootstrap" in results["method"]
+    table = show(year_start["backtest"])
+    assert "Who beats whom" in table and "Intervals are not computed" not in table
+
+    results = json.loads(show(short["backtest"], "--json"))["results"]
+    [stats] = [t["statistics"] for t in results["traders"]]
+    assert stats["days"] == 5 and "5 daily returns" in stats["too_short"]
+    assert stats["sharpe"]["low"] is None and (stats["psr"], stats["dsr"]) == (None, None)
+    assert results["pairwise"]["beats"] == [[None]]
+    assert f"too short (5 of {MIN_RETURNS})" in show(short["backtest"])
+
+
 def test_the_cli_refuses_a_bad_backtest_before_anything_starts(floor, database_url):
     env = {**os.environ, "DATABASE_URL": database_url}
     cases = [
