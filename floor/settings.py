@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Literal
@@ -121,6 +121,11 @@ class Settings(BaseSettings):
     )
     max_step_errors: int = Field(
         default=3, ge=1, le=30, description="Consecutive failed agent steps that end a turn."
+    )
+    model_cutoffs: dict[str, date] = Field(
+        default_factory=dict,
+        description="Training cutoffs by litellm model string, as JSON: "
+        '{"openai/my-model": "2024-06-01"}; over the built-in table (floor.agents.training_cutoffs).',
     )
     backtest_workers: int | None = Field(
         default=None,

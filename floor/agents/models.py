@@ -81,6 +81,12 @@ def build_model(
     )
 
 
+def trained_on_text(model: str) -> bool:
+    """Whether the model string names a language model, trained on text that may hold the future
+    of a backtest's span; the offline rules learnt nothing."""
+    return model != "offline"
+
+
 def server_kinds(model: Model) -> tuple[str, ...]:
     """The tool servers a turn opens for ``model``: what the model declares, else every kind.
 

@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import re
 from datetime import date
+from decimal import Decimal
 
 import pytest
 from sqlalchemy import func, select
 
 from floor.backtest.records import find_backtest, list_backtests
 from floor.books import book_engine, list_books
+from floor.errors import ConfigurationError
 from floor.schema import model_calls
 from tests.fakes.openai_server import OpenAIServer, final_answer, tool_call
 from tests.flows.test_backtest import ledger, run_backtest
@@ -103,3 +105,47 @@ def test_a_replay_asks_no_provider_and_ends_with_the_recorded_ledger(llm, runtim
     assert "Your risk limits" in stopped.note.split("now", 1)[1].split(";")[0]  # quoted from the new prompt
     assert str(failed.value).startswith(f"backtest {stopped.id}: failed books")
     assert len(llm.requests) == asked
+
+
+def costly(request) -> dict:
+    """The same trader at a price that shows: 100,000 prompt tokens a call ($0.027 a call on 4o-mini)."""
+    return {**trader(request), "usage": (100_000, 20_000)}
+
+
+def test_the_estimate_comes_from_recorded_sessions_and_max_dollars_stops_the_spend(llm, runtime, floor):
+    from floor.backtest.recordings import estimate_backtest
+    from floor.backtest.records import plan_backtest
+    from floor.traders import load_traders
+
+    llm.default = costly
+    profiles = load_traders(runtime.settings())
+    month = plan_backtest(profiles, date(2025, 3, 3), date(2025, 3, 28), traders=["Warren"], model=MODEL)
+    unknown = estimate_backtest(floor, month, profiles)
+    assert unknown.dollars is None and unknown.unknown == (MODEL,)
+
+    first = find_backtest(floor, run_backtest(end=END, traders=["Warren"], model=MODEL)["backtest"])
+    per_session = Decimal(str(first.results["cost"])) / 5
+    estimate = estimate_backtest(floor, month, profiles)  # 20 sessions, from the 5 recorded
+    assert estimate.recorded_sessions == {MODEL: 5}
+    assert estimate.dollars == (per_session * 20).quantize(Decimal("0.0001")) and estimate.dollars > 1
+
+    asked = len(llm.requests)
+    with pytest.raises(
+        ConfigurationError, match=r"estimated model cost \$1\.\d+ is over the --max-dollars limit \$1\.00"
+    ):
+        run_backtest(start=month.start, end=month.end, traders=["Warren"], model=MODEL, max_dollars=1.0)
+    assert len(llm.requests) == asked and len(list_backtests(floor)) == 1  # nothing started
+
+    # A model never recorded has no estimate: it starts, and the limit stops it mid-way.
+    pricier = "openai/gpt-4o"  # $1.35 a session here
+    limited = run_backtest(
+        start=month.start, end=month.end, traders=["Warren"], model=pricier, max_dollars=2.0
+    )
+    stopped = find_backtest(floor, limited["backtest"])
+    spent = Decimal(str(stopped.results["cost"]))
+    played = stopped.results["traders"][0]["sessions"]
+    assert stopped.status == "stopped" and played == 2 and Decimal(2) <= spent < Decimal(4)
+    assert stopped.note == f"stopped at the --max-dollars limit of $2.00: ${spent:.4f} spent"
+    resumed = run_backtest(resume=stopped.id, max_dollars=100.0)
+    assert resumed["status"] == "completed"
+    assert find_backtest(floor, stopped.id).results["traders"][0]["sessions"] == 20
