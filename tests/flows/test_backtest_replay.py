@@ -4,7 +4,10 @@ the replay with the difference named."""
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 from datetime import date
 from decimal import Decimal
 
@@ -149,3 +152,23 @@ def test_the_estimate_comes_from_recorded_sessions_and_max_dollars_stops_the_spe
     resumed = run_backtest(resume=stopped.id, max_dollars=100.0)
     assert resumed["status"] == "completed"
     assert find_backtest(floor, stopped.id).results["traders"][0]["sessions"] == 20
+
+
+def test_the_cli_refuses_a_bad_replay_or_limit_before_anything_starts(floor, database_url):
+    env = {**os.environ, "DATABASE_URL": database_url}
+    span = ["--start", "2025-03-03", "--end", "2025-03-07"]
+    cases = [
+        (["--replay", "5", "--start", "2025-03-03"], "--replay plays the recorded backtest's own span"),
+        (["--replay", "5", "--trader", "Ray"], "drop --trader"),
+        (["--replay", "0"], "--replay must be a positive whole number"),
+        (["--replay", "99"], "no backtest 99"),
+        ([*span, "--max-dollars", "-1"], "must be a positive amount of dollars"),
+        ([*span, "--max-dollars", "1.234"], "must be a positive amount of dollars"),
+        ([*span, "--max-dollars", "0"], "must be a positive amount of dollars"),
+    ]
+    for arguments, message in cases:
+        done = subprocess.run([sys.executable, "-m", "deployments.cli", "backtest", *arguments], env=env,
+                              capture_output=True, text=True, timeout=120)  # fmt: skip
+        assert done.returncode == 2 and message in done.stderr, (arguments, done.stderr)
+        assert "Traceback" not in done.stderr
+    assert list_backtests(floor) == []
