@@ -11,6 +11,7 @@ import numpy as np
 from dash import html
 
 from dashboard.trader_screen import chart_layout, in_range, money, tone
+from floor.portfolio.leaderboard import sharpe_note
 from floor.portfolio.metrics import downsample
 from floor.portfolio.value_history import ValueHistory
 from floor.portfolio.views import CycleRow, Standing
@@ -116,12 +117,23 @@ LEADERBOARD_COLUMNS = [
     ("Sharpe", ""),
     ("Sortino", "optional"),
     ("ratios over", "basis"),
+    ("daily Sharpe [95%]", ""),
     ("max drawdown", ""),
     ("win rate", "optional"),
     ("trades", ""),
     ("tokens", "optional"),
     ("cost", "optional"),
 ]
+
+
+def daily_sharpe(s: Standing) -> str:
+    """The annualised Sharpe of daily values with its 95% interval, or why there is none."""
+    if s.daily is None:
+        return "–"
+    sharpe = s.daily.sharpe
+    if sharpe.low is None or sharpe.high is None:
+        return sharpe_note(s.daily) or "–"
+    return f"{sharpe.value:.2f} [{sharpe.low:.2f}, {sharpe.high:.2f}]"
 
 
 def leaderboard_table(standings: list[Standing]) -> html.Div:
@@ -138,6 +150,7 @@ def leaderboard_table(standings: list[Standing]) -> html.Div:
                 _ratio(s.sharpe),
                 _ratio(s.sortino),
                 ratio_basis(s),
+                daily_sharpe(s),
                 f"{s.max_drawdown_pct:.2f}%",
                 "–" if s.win_rate_pct is None else f"{s.win_rate_pct:.0f}%",
                 f"{s.trades:,}" if s.trader is not None else "",

@@ -14,7 +14,9 @@ from sqlalchemy import Engine, func, select, true
 from floor.ledger.risk_book import RiskState, risk_states
 from floor.money import INITIAL_CASH
 from floor.portfolio import metrics
+from floor.portfolio.leaderboard import daily_statistics
 from floor.portfolio.read_model import AccountView, read_accounts
+from floor.portfolio.uncertainty import TraderStatistics
 from floor.portfolio.value_history import BENCHMARK_SYMBOL, EMPTY_HISTORY, ValueHistory, ValueHistoryCache
 from floor.runs.cycles import CycleStatus, Usage, usage_by_trader
 from floor.schema import accounts, activity_logs, cycles
@@ -40,6 +42,7 @@ class Standing:
     cost: float | None
     points: int = 0  # values the ratios are computed over (the start and each snapshot)
     annualised: bool = False  # Sharpe and Sortino scaled to a year (a day or more of history)
+    daily: TraderStatistics | None = None  # the Sharpe of daily values, with its 95% interval
 
 
 @dataclass(frozen=True)
@@ -71,6 +74,7 @@ def _standing(label: str, trader: str | None, value: float, start: float, histor
         "max_drawdown_pct": metrics.max_drawdown(series) * 100,
         "points": int(series.size),
         "annualised": per_year is not None,
+        "daily": daily_statistics(history, start),
     }
 
 

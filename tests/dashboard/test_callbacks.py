@@ -139,8 +139,9 @@ def test_leaderboard_ranks_traders_against_spy_buy_and_hold(callbacks):
     sharpe = metrics.sharpe_ratio(metrics.period_returns([10000, 9998, 10096.9, 10041.9]))
     assert f"{sharpe:.2f}" == cells[1][4]
     assert cells[1][6] == "4 points, per period (< 1 day)"  # what the ratios are over, not annualised
+    assert cells[0][7] == cells[1][7] == "too short (1 of 30 daily returns)"  # one day: no interval
     drawdown = (1 - 10041.9 / 10096.9) * 100
-    assert cells[1][7] == f"{drawdown:.2f}%"
+    assert cells[1][8] == f"{drawdown:.2f}%"
     names = [t["name"] for t in comparison["data"]]
     assert names == ["Warren Patience", "George Bold", "Ray Systematic", "Cathie Crypto", "SPY buy & hold"]
     assert comparison["data"][-1]["y"] == [9981.0, 10171.0, 10076.0]
