@@ -223,7 +223,7 @@ def describe_estimate(estimate: CostEstimate) -> str:
     if not estimate.per_session and not estimate.unknown:
         return "Model cost: $0 (offline rules only)"
     parts = [
-        f"{model} ${cost:.4f} a session (from {estimate.recorded_sessions[model]} recorded)"
+        f"{model} ${cost:.6f} a book-session, from {estimate.recorded_sessions[model]} recorded"
         for model, cost in estimate.per_session.items()
     ]
     parts += [f"{model} not recorded yet" for model in estimate.unknown]
