@@ -200,7 +200,7 @@ def test_the_json_form_carries_every_figure():
     assert shown["days"] == DAYS and shown["too_short"] is None
 
 
-def test_a_year_of_eight_books_takes_well_under_a_second_or_two():
+def test_a_year_of_eight_books_takes_well_under_five_seconds():
     books = [normal(100 + k) for k in range(8)]
     spy = normal(99)
     u._statistics.cache_clear()
@@ -209,4 +209,4 @@ def test_a_year_of_eight_books_takes_well_under_a_second_or_two():
     for r in books:
         u.trader_statistics(r, spy, sharpes)
     u.beat_matrix([dict(enumerate(r)) for r in books])
-    assert time.perf_counter() - started < 2.5
+    assert time.perf_counter() - started < 5  # about 1 s on 2 idle cores; more while other tests run
