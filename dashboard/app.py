@@ -20,6 +20,7 @@ from sqlalchemy import Engine, create_engine, event
 from werkzeug.serving import make_server
 
 from dashboard.access import BasicAuthGate
+from dashboard.backtests import serve_backtests
 from dashboard.callbacks import DashboardCallbacks
 from dashboard.layout import page
 from floor.errors import ConfigurationError
@@ -119,6 +120,7 @@ def create_app(
         panels=lambda ids: callbacks.refresh_portfolios(None, 0, ids),
     )
     callbacks.register(app)
+    serve_backtests(app.server, engine, refresh_seconds=settings.dashboard_refresh_seconds, assets=ASSETS)
     if warm_up:
         threading.Thread(
             target=callbacks.history.read, args=(engine,), name="dashboard-warm-up", daemon=True

@@ -22,6 +22,18 @@ from floor.portfolio.views import recent_log_lines
 from floor.runs.activity_feed import FeedLine, feed_by_trader
 
 INITIAL_LOG_LINES = 30
+PAGES = {"floor": ("Floor", "/"), "backtests": ("Backtests", "/backtests/")}
+
+
+def nav(active: str) -> html.Nav:
+    """The links between the dashboard's pages, ``active`` marked."""
+    return html.Nav(
+        [
+            html.A(label, href=href, className="active" if key == active else None)
+            for key, (label, href) in PAGES.items()
+        ],
+        className="nav",
+    )
 
 
 def trader_column(name: str, lastname: str, model: str, lines: list[FeedLine], body: list) -> html.Div:
@@ -76,6 +88,7 @@ def page(
             html.Div(
                 [
                     html.H1("Trading Floor"),
+                    nav("floor"),
                     html.Span(as_of, id="as-of", className="as-of"),
                     html.Button("Refresh", id="refresh", className="refresh", n_clicks=0),
                     dcc.RadioItems(
