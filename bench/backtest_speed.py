@@ -136,6 +136,19 @@ def backtest_run(workers: str, repeat: int) -> dict:
     }
 
 
+def scripted(request) -> dict:
+    """Research, buy one share of SPY, answer: three calls per session, as an LLM trader might."""
+    from tests.fakes.openai_server import final_answer, tool_call
+
+    done = sum(1 for m in request.messages if m["role"] == "assistant")  # calls made so far
+    if done == 0:
+        return tool_call("get_price_histories", {"symbols": ["SPY", "AAPL", "MSFT"], "days": 20})
+    if done == 1:
+        order = {"symbol": "SPY", "quantity": 1, "rationale": "A share of the market."}
+        return tool_call("buy_shares", order)
+    return final_answer("Bought one share of SPY; the rest in cash.")
+
+
 def llm_sessions(n: int) -> dict:
     """Prompt tokens, model calls and dollars per session of an LLM trader on the loopback model."""
     from sqlalchemy import func, select
@@ -145,17 +158,7 @@ def llm_sessions(n: int) -> dict:
     from floor.market.calendar import sessions_between
     from floor.settings import Settings
     from flows.backtest import backtest
-    from tests.fakes.openai_server import OpenAIServer, final_answer, tool_call
-
-    def scripted(request) -> dict:
-        """Research, buy one share of SPY, answer: three calls per session, as an LLM trader might."""
-        done = sum(1 for m in request.messages if m["role"] == "assistant")  # calls made so far
-        if done == 0:
-            return tool_call("get_price_histories", {"symbols": ["SPY", "AAPL", "MSFT"], "days": 20})
-        if done == 1:
-            order = {"symbol": "SPY", "quantity": 1, "rationale": "A share of the market."}
-            return tool_call("buy_shares", order)
-        return final_answer("Bought one share of SPY; the rest in cash.")
+    from tests.fakes.openai_server import OpenAIServer
 
     last = sessions_between(START, END)[n - 1]
     with OpenAIServer(default=scripted, prompt_tokens="count") as llm:

@@ -280,7 +280,7 @@ def _play_backtest(args: argparse.Namespace, settings) -> int:
     from flows.backtest import backtest
     from tasks.backtest import stop_requested
 
-    bar = BacktestBar()
+    bar = BacktestBar(replaying=args.replay is not None)
     previous = signal.getsignal(signal.SIGINT)
 
     def stop(signum, frame):

@@ -70,8 +70,10 @@ class BacktestBar:
     drawn by rich (which Prefect brings) on the terminal, and as plain lines where there is none.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, replaying: bool = False) -> None:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+        self._spent = "of recorded calls, $0 spent" if replaying else "on models"
 
         self._bar = Progress(
             TextColumn("Backtest"),
@@ -100,7 +102,7 @@ class BacktestBar:
         self._bar.console.print(message)
 
     def _update(self, progress) -> None:
-        cost = f"${progress.cost:.4f} on models"
+        cost = f"${progress.cost:.4f} {self._spent}"
         if self._task is None:
             self._task = self._bar.add_task("backtest", total=progress.total, cost=cost)
         self._bar.update(self._task, completed=progress.done, total=progress.total, cost=cost)
