@@ -131,7 +131,7 @@ async def summarise_backtest(backtest_id: int, status: str, note: str | None) ->
     """Store the results with the backtest, and publish them as the flow run's artifact."""
     engine = runtime.engine()
     backtest = find_backtest(engine, backtest_id)
-    results = await asyncio.to_thread(backtest_results, engine, backtest)
+    results = await asyncio.to_thread(backtest_results, engine, backtest, runtime.settings())
     set_status(engine, backtest_id, status, note=note, results=results)
     from floor.backtest.report import results_markdown
 

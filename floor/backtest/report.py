@@ -24,6 +24,7 @@ PSR_AND_DSR = (
     "this many books would reach by luck."
 )
 MATRIX_TITLE = "Who beats whom: P(row's Sharpe > column's), on the sessions both played"
+INSIDE, UNKNOWN = " *", " ?"  # after a trader's name: the span is inside its model's training data; unknown
 
 
 def _pct(value: float | None) -> str:
@@ -78,7 +79,7 @@ def result_rows(results: dict) -> list[tuple[str, ...]]:
         returned, sharpe, excess, psr, dsr = _statistics_cells(t)
         rows.append(
             (
-                book_label(t, seeds),
+                book_label(t, seeds) + _training_suffix(t),
                 returned,
                 sharpe,
                 _ratio(t["sortino"]),
@@ -98,6 +99,32 @@ def result_rows(results: dict) -> list[tuple[str, ...]]:
     return rows
 
 
+def _training_suffix(t: dict) -> str:
+    mark = t.get("training_data")
+    if not mark or not mark.get("model"):
+        return ""
+    return INSIDE if mark["inside"] else UNKNOWN if mark["inside"] is None else ""
+
+
+def training_notes(results: dict) -> list[str]:
+    """One note per model whose training data reaches into the span, or whose cutoff is unknown."""
+    notes = {}
+    for t in results["traders"]:
+        mark = t.get("training_data") or {}
+        if mark.get("model") and mark["inside"]:
+            notes[mark["model"]] = (
+                f"{INSIDE.strip()} inside the model's training data: {mark['model']} was trained on text "
+                f"up to {mark['cutoff']}, after the span's start ({results['start']}); it may know what "
+                "happened next."
+            )
+        elif mark.get("model") and mark["inside"] is None:
+            notes[mark["model"]] = (
+                f"{UNKNOWN.strip()} training cutoff of {mark['model']} unknown: whether it saw the span "
+                "cannot be told (set MODEL_CUTOFFS)."
+            )
+    return list(notes.values())
+
+
 def beat_rows(results: dict) -> list[tuple[str, ...]]:
     """The pairwise matrix as rows (a header first), or none when the results have no matrix."""
     pairwise = results.get("pairwise")
@@ -114,8 +141,8 @@ def footnotes(results: dict) -> list[str]:
     """What the figures are: the method of the intervals, and what "too short" means where it shows."""
     method = results.get("method")
     if method is None:
-        return [f"{FOOTER} {NO_STATISTICS}"]
-    notes = [FOOTER, method, PSR_AND_DSR]
+        return [*training_notes(results), f"{FOOTER} {NO_STATISTICS}"]
+    notes = [*training_notes(results), FOOTER, method, PSR_AND_DSR]
     if any((t.get("statistics") or {}).get("too_short") for t in results["traders"]):
         notes.append(f"Too short: fewer than {MIN_RETURNS} daily returns, so no interval, PSR or DSR.")
     return notes

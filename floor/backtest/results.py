@@ -18,11 +18,13 @@ from decimal import Decimal
 
 from sqlalchemy import Engine, func, select
 
+from floor.agents.training_cutoffs import training_mark
 from floor.backtest.records import Backtest
 from floor.books import Book, book_engine, list_books
 from floor.money import INITIAL_CASH
 from floor.portfolio import metrics, uncertainty
-from floor.schema import cycles, prices, snapshots, transactions, turns
+from floor.schema import cycles, model_calls, prices, snapshots, transactions, turns
+from floor.settings import Settings
 
 SESSIONS_PER_YEAR = 252
 TRADE_COLUMNS = ("side", "symbol", "quantity", "price", "total")  # what win rate and turnover read
@@ -66,6 +68,7 @@ def book_results(engine: Engine, book: Book) -> dict:
             dict(conn.execute(select(turns.c.status, func.count()).group_by(turns.c.status)).all())
         )
         model = conn.execute(select(turns.c.model).limit(1)).scalar_one_or_none()
+        provider_calls = conn.execute(select(func.count()).select_from(model_calls)).scalar_one()
     values = [float(INITIAL_CASH)] + [float(v) for _, v in curve]
     traded = sum(float(t["total"]) for t in trades)
     wins = metrics.win_rate(trades)
@@ -84,6 +87,7 @@ def book_results(engine: Engine, book: Book) -> dict:
         "input_tokens": int(usage[1]),
         "output_tokens": int(usage[2]),
         "turns": dict(sorted(statuses.items())),
+        "provider_calls": provider_calls,  # recorded here; a replay's books make none
         "equity": [[day.isoformat(), float(v)] for day, v in curve],
     }
 
@@ -150,10 +154,18 @@ def add_statistics(traders: list[dict], benchmarks: dict, seeds: int) -> dict:
     return {"labels": [book_label(t, seeds) for t in traders], "beats": uncertainty.beat_matrix(by_book)}
 
 
-def backtest_results(engine: Engine, backtest: Backtest) -> dict:
-    """Every book's results and the benchmarks, as stored with the backtest and shown by the CLI."""
+def backtest_results(engine: Engine, backtest: Backtest, settings: Settings) -> dict:
+    """Every book's results and the benchmarks, as stored with the backtest and shown by the CLI.
+
+    Each trader's ``training_data`` says whether the span starts before its model's training
+    cutoff (:mod:`floor.agents.training_cutoffs`; ``settings`` holds the user's cutoffs).
+    """
     books = list_books(engine, backtest.id)
     traders = [book_results(book_engine(engine, book), book) for book in books]
+    for trader in traders:
+        model = trader["model"] or backtest.spec.model
+        mark = training_mark(model, backtest.spec.start, settings) if model else None
+        trader["training_data"] = mark.to_json() if mark else {"model": None, "cutoff": None, "inside": None}
     # Every book prices the same sessions; the one that played most of them prices the benchmarks.
     longest = max(zip(books, traders, strict=True), key=lambda pair: pair[1]["sessions"], default=None)
     benchmarks = benchmark_results(book_engine(engine, longest[0])) if longest else {}
@@ -170,4 +182,5 @@ def backtest_results(engine: Engine, backtest: Backtest) -> dict:
         "pairwise": pairwise,
         "method": uncertainty.METHOD,
         "cost": sum(t["cost"] for t in traders),
+        "replay_of": backtest.replay_of,
     }

@@ -85,7 +85,7 @@ def play_backtest(
             play_book(book_engine(engine, book), settings, profile, market, SESSIONS, tools)
         finally:
             tools.close()
-    results = backtest_results(engine, find_backtest(engine, record.id))
+    results = backtest_results(engine, find_backtest(engine, record.id), settings)
     set_status(engine, record.id, "completed", results=results)
     return record.id
 

@@ -70,6 +70,9 @@ def test_a_replay_asks_no_provider_and_ends_with_the_recorded_ledger(llm, runtim
             calls += conn.execute(select(func.count()).select_from(model_calls)).scalar_one()
     assert asked == calls == 2 * 5 * 3  # every request the provider saw is recorded, and only those
     assert all(ledger(floor, book)["fills"] for book in books)
+    after_cutoff = {"model": MODEL, "cutoff": "2023-10-01", "inside": False}  # March 2025 is news to 4o-mini
+    assert all(t["training_data"] == after_cutoff for t in original.results["traders"])
+    assert all(t["provider_calls"] == 15 for t in original.results["traders"])
 
     monkeypatch.delenv("OPENAI_API_KEY")  # a replay needs no key: nothing is sent
     rewire(runtime)
@@ -84,6 +87,7 @@ def test_a_replay_asks_no_provider_and_ends_with_the_recorded_ledger(llm, runtim
     by_book = {(t["trader"], t["seed"]): t for t in original.results["traders"]}
     for t in replay.results["traders"]:  # the recorded tokens and cost, counted again
         first = by_book[(t["trader"], t["seed"])]
+        assert t["provider_calls"] == 0
         assert (t["input_tokens"], t["output_tokens"], t["cost"]) == (
             first["input_tokens"], first["output_tokens"], first["cost"]
         )  # fmt: skip
@@ -115,9 +119,12 @@ def costly(request) -> dict:
     return {**trader(request), "usage": (100_000, 20_000)}
 
 
-def test_the_estimate_comes_from_recorded_sessions_and_max_dollars_stops_the_spend(llm, runtime, floor):
+def test_the_estimate_comes_from_recorded_sessions_and_max_dollars_stops_the_spend(
+    llm, runtime, floor, monkeypatch
+):
     from floor.backtest.recordings import estimate_backtest
     from floor.backtest.records import plan_backtest
+    from floor.backtest.report import results_text
     from floor.traders import load_traders
 
     llm.default = costly
@@ -141,6 +148,8 @@ def test_the_estimate_comes_from_recorded_sessions_and_max_dollars_stops_the_spe
 
     # A model never recorded has no estimate: it starts, and the limit stops it mid-way.
     pricier = "openai/gpt-4o"  # $1.35 a session here
+    monkeypatch.setenv("MODEL_CUTOFFS", '{"openai/gpt-4o": "2025-06-01"}')  # as if trained past the span
+    rewire(runtime)
     limited = run_backtest(
         start=month.start, end=month.end, traders=["Warren"], model=pricier, max_dollars=2.0
     )
@@ -149,6 +158,8 @@ def test_the_estimate_comes_from_recorded_sessions_and_max_dollars_stops_the_spe
     played = stopped.results["traders"][0]["sessions"]
     assert stopped.status == "stopped" and played == 2 and Decimal(2) <= spent < Decimal(4)
     assert stopped.note == f"stopped at the --max-dollars limit of $2.00: ${spent:.4f} spent"
+    assert stopped.results["traders"][0]["training_data"]["inside"] is True
+    assert "Warren *" in results_text(stopped) and "inside the model's training data" in results_text(stopped)
     resumed = run_backtest(resume=stopped.id, max_dollars=100.0)
     assert resumed["status"] == "completed"
     assert find_backtest(floor, stopped.id).results["traders"][0]["sessions"] == 20

@@ -81,3 +81,34 @@ def test_results_from_before_intervals_stay_readable():
     text = results_text(record(old))
     assert "Who beats whom" not in text and "predate intervals" in text
     assert "predate intervals" in results_markdown(record(old))
+
+
+def test_a_span_inside_a_models_training_data_is_marked_and_one_after_it_is_not():
+    marked = copy.deepcopy(RESULTS)
+    marked["start"] = "2023-03-01"
+    marked["traders"][0]["training_data"] = {
+        "model": "openai/gpt-4o-mini",
+        "cutoff": "2023-10-01",
+        "inside": True,
+    }
+    marked["traders"][1]["training_data"] = {
+        "model": "deepseek/deepseek-chat",
+        "cutoff": None,
+        "inside": None,
+    }
+    warren, george, _ = result_rows(marked)
+    assert (warren[0], george[0]) == ("Warren *", "George ?")
+    text = results_text(record(marked))
+    assert (
+        "* inside the model's training data: openai/gpt-4o-mini was trained on text up to 2023-10-01, "
+        "after the span's start (2023-03-01)" in text.replace("\n", " ")
+    )
+    assert "? training cutoff of deepseek/deepseek-chat unknown" in text.replace("\n", " ")
+    assert "inside the model's training data" in results_markdown(record(marked))
+
+    after = copy.deepcopy(marked)
+    after["traders"][0]["training_data"]["inside"] = False
+    after["traders"][1]["training_data"] = {"model": "offline", "cutoff": None, "inside": False}
+    warren, george, _ = result_rows(after)
+    assert (warren[0], george[0]) == ("Warren", "George")
+    assert "training data" not in results_text(record(after)) and "cutoff" not in results_text(record(after))
