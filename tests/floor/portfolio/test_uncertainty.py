@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import time
 
 import numpy as np
 import pytest
@@ -198,15 +197,3 @@ def test_the_json_form_carries_every_figure():
     assert shown["sharpe"] == {"value": statistics.sharpe.value, "low": statistics.sharpe.low,
                                "high": statistics.sharpe.high}  # fmt: skip
     assert shown["days"] == DAYS and shown["too_short"] is None
-
-
-def test_a_year_of_eight_books_takes_well_under_five_seconds():
-    books = [normal(100 + k) for k in range(8)]
-    spy = normal(99)
-    u._statistics.cache_clear()
-    started = time.perf_counter()
-    sharpes = [u.per_day_sharpe(r) for r in books]
-    for r in books:
-        u.trader_statistics(r, spy, sharpes)
-    u.beat_matrix([dict(enumerate(r)) for r in books])
-    assert time.perf_counter() - started < 5  # about 1 s on 2 idle cores; more while other tests run
