@@ -14,17 +14,11 @@ from floor.market.simulated import SimulatedMarket
 from floor.settings import Settings
 from tests.dashboard.played_backtest import play_backtest, store_backtest, with_statistics, without_statistics
 from tests.dashboard.test_backtests_page import BOOKS
-from tests.dashboard.test_browser import CHROMEDRIVER, CHROMIUM, chromium, wait_for
+from tests.dashboard.test_browser import BROWSER_TEST, chromium, wait_for
 
 SHOTS = Path("/tmp/shots")
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()),
-        reason="needs Debian's chromium and chromium-driver (apt-get install chromium chromium-driver)",
-    ),
-]
+pytestmark = BROWSER_TEST
 
 
 @pytest.fixture

@@ -20,13 +20,15 @@ CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
 SCREENSHOT_COPY = Path("/tmp/trading-floor-dashboard.png")
 
-pytestmark = [
+# Every browser test: slow, and only where Debian's Chromium and its driver are installed.
+BROWSER_TEST = [
     pytest.mark.slow,
     pytest.mark.skipif(
         not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()),
         reason="needs Debian's chromium and chromium-driver (apt-get install chromium chromium-driver)",
     ),
 ]
+pytestmark = BROWSER_TEST
 
 
 @pytest.fixture

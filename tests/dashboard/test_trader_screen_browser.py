@@ -20,18 +20,12 @@ from floor.portfolio.read_model import read_accounts
 from floor.runs.activity import write_logs
 from floor.schema import transactions
 from floor.settings import Settings
-from tests.dashboard.test_browser import CHROMEDRIVER, CHROMIUM, chromium, wait_for
+from tests.dashboard.test_browser import BROWSER_TEST, chromium, wait_for
 from tests.valued_floor import MARKET
 
 SCREENS = Path("/tmp/screens")
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()),
-        reason="needs Debian's chromium and chromium-driver (apt-get install chromium chromium-driver)",
-    ),
-]
+pytestmark = BROWSER_TEST
 
 QUOTE = {"kind": "quote", "symbol": "AAPL", "price": 99.0, "as_of": "2026-11-02T17:00:00Z", "source": MARKET}
 

@@ -322,6 +322,15 @@ def test_backtest_show_json_carries_intervals_psr_and_dsr_or_says_too_short(back
     assert f"too short (5 of {MIN_RETURNS})" in show(short["backtest"])
 
 
+def assert_refused(cases: list[tuple[list[str], str]], env: dict[str, str]) -> None:
+    """Each ``floor backtest`` command line of ``cases`` exits 2 with its message, in one line."""
+    for arguments, message in cases:
+        done = subprocess.run([sys.executable, "-m", "deployments.cli", "backtest", *arguments], env=env,
+                              capture_output=True, text=True, timeout=120)  # fmt: skip
+        assert done.returncode == 2 and message in done.stderr, (arguments, done.stderr)
+        assert "Traceback" not in done.stderr
+
+
 def test_the_cli_refuses_a_bad_backtest_before_anything_starts(floor, database_url):
     env = {**os.environ, "DATABASE_URL": database_url}
     cases = [
@@ -333,11 +342,7 @@ def test_the_cli_refuses_a_bad_backtest_before_anything_starts(floor, database_u
         (["--start", "2025-03-03"], "needs --start and --end"),
         (["show"], "needs the backtest's ID"),
     ]
-    for arguments, message in cases:
-        done = subprocess.run([sys.executable, "-m", "deployments.cli", "backtest", *arguments], env=env,
-                              capture_output=True, text=True, timeout=120)  # fmt: skip
-        assert done.returncode == 2 and message in done.stderr, (arguments, done.stderr)
-        assert "Traceback" not in done.stderr
+    assert_refused(cases, env)
     assert list_backtests(floor) == []
     missing = subprocess.run([sys.executable, "-m", "deployments.cli", "backtest", "show", "99"], env=env,
                              capture_output=True, text=True, timeout=120)  # fmt: skip
