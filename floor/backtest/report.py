@@ -9,9 +9,10 @@ from floor.backtest.records import Backtest
 from floor.backtest.results import book_label
 from floor.portfolio.uncertainty import MIN_RETURNS
 
+# What decides who is better first (a table too wide for its screen scrolls from the right).
 COLUMNS = (
-    "", "return [95%]", "Sharpe [95%]", "Sortino", "max drawdown", "win rate", "trades", "turnover",
-    "excess over SPY [95%]", "PSR", "DSR", "model cost",
+    "", "return [95%]", "model cost", "Sharpe [95%]", "excess over SPY [95%]", "PSR", "DSR",
+    "max drawdown", "Sortino", "win rate", "trades", "turnover",
 )  # fmt: skip
 TEXT_WIDTH = 110  # the notes under the terminal table are wrapped to this
 FOOTER = (
@@ -81,21 +82,36 @@ def result_rows(results: dict) -> list[tuple[str, ...]]:
             (
                 book_label(t, seeds) + _training_suffix(t),
                 returned,
+                f"${t['cost']:.4f}",
                 sharpe,
-                _ratio(t["sortino"]),
-                "—" if t["max_drawdown"] is None else f"{t['max_drawdown'] * 100:.2f}%",
-                win,
-                str(t["trades"]),
-                f"{t['turnover']:.2f}x",
                 excess,
                 psr,
                 dsr,
-                f"${t['cost']:.4f}",
+                "—" if t["max_drawdown"] is None else f"{t['max_drawdown'] * 100:.2f}%",
+                _ratio(t["sortino"]),
+                win,
+                str(t["trades"]),
+                f"{t['turnover']:.2f}x",
             )
         )
     for name, b in results["benchmarks"].items():
         drawdown = "—" if b["max_drawdown"] is None else f"{b['max_drawdown'] * 100:.2f}%"
-        rows.append((name, _pct(b["return"]), _ratio(b["sharpe"]), _ratio(b["sortino"]), drawdown, *[""] * 7))
+        rows.append(
+            (
+                name,
+                _pct(b["return"]),
+                "",
+                _ratio(b["sharpe"]),
+                "",
+                "",
+                "",
+                drawdown,
+                _ratio(b["sortino"]),
+                "",
+                "",
+                "",
+            )
+        )
     return rows
 
 

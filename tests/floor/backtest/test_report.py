@@ -52,11 +52,12 @@ def record(results: dict) -> Backtest:
 
 def test_return_sharpe_and_excess_with_their_intervals_psr_and_dsr_beside_the_cost():
     warren, george, spy = result_rows(RESULTS)
-    assert warren[:3] == ("Warren", "+8.10% [-5.0, +21.0]", "1.10 [-0.60, 2.90]")
-    assert warren[-4:] == ("+6.10% [-10.0, +15.0]", "0.83", "0.41", "$0.0000")
-    assert george[1:3] == ("+8.10% too short (5 of 30)", "1.10")  # the value, never an interval
-    assert george[-4:] == ("+6.10%", "—", "—", "$0.0000")
-    assert spy[:3] == ("SPY buy and hold", "+2.00%", "0.50") and spy[-4:] == ("", "", "", "")
+    assert warren[:7] == (
+        "Warren", "+8.10% [-5.0, +21.0]", "$0.0000", "1.10 [-0.60, 2.90]", "+6.10% [-10.0, +15.0]",
+        "0.83", "0.41",
+    )  # fmt: skip
+    assert george[:7] == ("George", "+8.10% too short (5 of 30)", "$0.0000", "1.10", "+6.10%", "—", "—")
+    assert spy[:8] == ("SPY buy and hold", "+2.00%", "", "0.50", "", "", "", "4.00%")
 
 
 def test_the_terminal_and_the_artifact_show_who_beats_whom_and_the_method():
@@ -68,7 +69,7 @@ def test_the_terminal_and_the_artifact_show_who_beats_whom_and_the_method():
     assert "not computed" not in text
     markdown = results_markdown(record(RESULTS))
     assert "| Warren | — | 0.62 |" in markdown and "| George | 0.38 | — |" in markdown
-    assert "| Warren | +8.10% [-5.0, +21.0] | 1.10 [-0.60, 2.90] |" in markdown
+    assert "| Warren | +8.10% [-5.0, +21.0] | $0.0000 | 1.10 [-0.60, 2.90] |" in markdown
 
 
 def test_results_from_before_intervals_stay_readable():
@@ -77,7 +78,7 @@ def test_results_from_before_intervals_stay_readable():
         del trader["statistics"]
     del old["pairwise"], old["method"]
     warren, _, _ = result_rows(old)
-    assert warren[1:3] == ("+8.10%", "1.10") and warren[-4:] == ("—", "—", "—", "$0.0000")
+    assert warren[1:7] == ("+8.10%", "$0.0000", "1.10", "—", "—", "—")
     text = results_text(record(old))
     assert "Who beats whom" not in text and "predate intervals" in text
     assert "predate intervals" in results_markdown(record(old))
