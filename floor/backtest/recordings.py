@@ -126,12 +126,18 @@ class BookCalls:
 
 def recording_of(engine: Engine, replay_of: int) -> Backtest:
     """The backtest holding the recording a replay of ``replay_of`` answers from (a replay's own
-    source, when ``replay_of`` is itself a replay); a ConfigurationError if it cannot be replayed."""
+    source, when ``replay_of`` is itself a replay); a ConfigurationError if it cannot be replayed:
+    no books, or not completed (a recording covers only the sessions played)."""
     source = find_backtest(engine, replay_of)
     if source.replay_of is not None:
         source = find_backtest(engine, source.replay_of)
     if not list_books(engine, source.id):
         raise ConfigurationError(f"backtest {source.id} has no books to replay")
+    if source.status != "completed":
+        raise ConfigurationError(
+            f"backtest {source.id} is {source.status}: its recording stops where it did; "
+            f"`floor backtest resume {source.id}` completes it, then it can be replayed"
+        )
     return source
 
 

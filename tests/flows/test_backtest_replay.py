@@ -163,10 +163,21 @@ def test_the_estimate_comes_from_recorded_sessions_and_max_dollars_stops_the_spe
     assert find_backtest(floor, stopped.id).results["traders"][0]["sessions"] == 20
 
 
-def test_the_cli_refuses_a_bad_replay_or_limit_before_anything_starts(floor, database_url):
+def test_the_cli_refuses_a_bad_replay_or_limit_before_anything_starts(floor, settings, database_url):
+    from floor.backtest.records import create_backtest, ensure_books, plan_backtest, set_status
+    from floor.traders import load_traders
+
     env = {**os.environ, "DATABASE_URL": database_url}
     span = ["--start", "2025-03-03", "--end", "2025-03-07"]
+    profiles = load_traders(settings)
+    stopped = create_backtest(floor, plan_backtest(profiles, date(2025, 3, 3), END, traders=["Ray"]))
+    ensure_books(floor, stopped, profiles)
+    set_status(floor, stopped.id, "stopped", note="stopped by request")
     cases = [
+        (
+            ["--replay", str(stopped.id)],
+            f"backtest {stopped.id} is stopped: its recording stops where it did",
+        ),
         (["--replay", "5", "--start", "2025-03-03"], "--replay plays the recorded backtest's own span"),
         (["--replay", "5", "--trader", "Ray"], "drop --trader"),
         (["--replay", "0"], "--replay must be a positive whole number"),
@@ -176,4 +187,4 @@ def test_the_cli_refuses_a_bad_replay_or_limit_before_anything_starts(floor, dat
         ([*span, "--max-dollars", "0"], "must be a positive amount of dollars"),
     ]
     assert_refused(cases, env)
-    assert list_backtests(floor) == []
+    assert [b.id for b in list_backtests(floor)] == [stopped.id]
