@@ -249,7 +249,7 @@ def _say_estimate(settings, spec, profiles, max_dollars: float | None) -> None:
     from floor.database import connect
 
     estimate = estimate_backtest(connect(settings), spec, profiles)
-    if estimate.per_session or estimate.unknown:
+    if estimate.basis:
         print(describe_estimate(estimate))
     check_limit(estimate, None if max_dollars is None else Decimal(str(max_dollars)))
 

@@ -155,18 +155,36 @@ def book_calls(engine: Engine, backtest: Backtest, book: Book) -> BookCalls:
 
 
 @dataclass(frozen=True)
+class Usage:
+    """Book-sessions recorded, and the tokens and dollars their calls took."""
+
+    sessions: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost: Decimal = Decimal(0)
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(
+            self.sessions + other.sessions,
+            self.input_tokens + other.input_tokens,
+            self.output_tokens + other.output_tokens,
+            self.cost + other.cost,
+        )
+
+
+@dataclass(frozen=True)
 class CostEstimate:
-    """What a backtest's model calls should cost, from recorded sessions of the same models."""
+    """What a backtest's model calls should cost: recorded token counts a session, at each model's price."""
 
-    dollars: Decimal | None  # None: some model was never recorded
-    per_session: dict[str, Decimal]  # model -> mean dollars per book-session, where recorded
-    recorded_sessions: dict[str, int]  # model -> how many book-sessions the mean is over
-    unknown: tuple[str, ...]  # models with no recorded session
+    dollars: Decimal | None  # None: some model has no recording to go by, or no price
+    per_session: dict[str, Decimal]  # model -> estimated dollars a book-session
+    basis: dict[str, str]  # model -> what its estimate goes by, in words
+    unknown: tuple[str, ...]  # models with nothing to go by (why, in ``basis``)
 
 
-def recorded_usage(engine: Engine) -> dict[str, tuple[int, Decimal]]:
-    """Per model: how many book-sessions every backtest's recordings hold, and what they cost."""
-    found: dict[str, tuple[int, Decimal]] = {}
+def recorded_usage(engine: Engine) -> dict[str, Usage]:
+    """Per model: the book-sessions every backtest's recordings hold, their tokens and cost."""
+    found: dict[str, Usage] = {}
     for book in list_books(engine):
         if book.backtest_id is None:
             continue
@@ -175,35 +193,51 @@ def recorded_usage(engine: Engine) -> dict[str, tuple[int, Decimal]]:
                 select(
                     model_calls.c.model,
                     func.count(func.distinct(model_calls.c.session)),
+                    func.sum(model_calls.c.input_tokens),
+                    func.sum(model_calls.c.output_tokens),
                     func.sum(model_calls.c.cost),
                 ).group_by(model_calls.c.model)
             ).all()
-        for model, sessions, cost in rows:
-            have_sessions, have_cost = found.get(model, (0, Decimal(0)))
-            found[model] = (have_sessions + sessions, have_cost + Decimal(cost))
+        for model, sessions, tokens_in, tokens_out, cost in rows:
+            found[model] = found.get(model, Usage()) + Usage(sessions, tokens_in, tokens_out, Decimal(cost))
     return found
 
 
 def estimate_cost(engine: Engine, models: list[str], sessions: int) -> CostEstimate:
-    """The model cost of ``sessions`` sessions for each entry of ``models`` (one per book; offline
-    models cost nothing), from the mean cost of a recorded session of that model."""
+    """The model cost of ``sessions`` sessions for each entry of ``models`` (one per book).
+
+    A model's tokens a session are those its recorded sessions took; a model never recorded goes
+    by every recorded session of the other models (the prompt, the tools and the account summary
+    are the floor's, whatever the model), priced at its own rates (litellm's price map). The
+    offline rules cost nothing.
+    """
+    from floor.agents.models import trained_on_text
+
     usage = recorded_usage(engine)
-    per_session, counted, unknown = {}, {}, []
-    total = Decimal(0)
-    for model in models:
-        if model == "offline":
-            continue
-        if model not in usage or usage[model][0] == 0:
-            if model not in unknown:
-                unknown.append(model)
-            continue
-        recorded, cost = usage[model]
-        per_session[model] = cost / recorded
-        counted[model] = recorded
-        total += per_session[model] * sessions
-    return CostEstimate(
-        None if unknown else total.quantize(Decimal("0.0001")), per_session, counted, tuple(unknown)
-    )
+    pooled = sum(usage.values(), Usage())
+    per_session: dict[str, Decimal] = {}
+    basis: dict[str, str] = {}
+    for model in dict.fromkeys(m for m in models if trained_on_text(m)):
+        price, basis[model] = _session_price(model, usage.get(model), pooled)
+        if price is not None:
+            per_session[model] = price
+    unknown = tuple(model for model in basis if model not in per_session)
+    total = sum((per_session[m] * sessions for m in models if m in per_session), Decimal(0))
+    return CostEstimate(None if unknown else total.quantize(Decimal("0.0001")), per_session, basis, unknown)
+
+
+def _session_price(model: str, own: Usage | None, pooled: Usage) -> tuple[Decimal | None, str]:
+    """A book-session's dollars for ``model`` and what the figure goes by (or why there is none)."""
+    from floor.agents.costs import call_cost
+
+    by = own if own is not None and own.sessions else pooled
+    if not by.sessions:
+        return None, "not recorded yet"
+    price = call_cost(model, round(by.input_tokens / by.sessions), round(by.output_tokens / by.sessions))
+    if price is None:
+        return None, "litellm has no price for it"
+    whose = f"{by.sessions} recorded sessions" + ("" if by is own else " of other models")
+    return price, f"${price:.6f} a book-session, by the tokens of {whose}"
 
 
 def estimate_backtest(engine: Engine, spec: BacktestSpec, profiles: list[TraderProfile]) -> CostEstimate:
@@ -226,12 +260,8 @@ def check_limit(estimate: CostEstimate, max_dollars: Decimal | None) -> None:
 
 def describe_estimate(estimate: CostEstimate) -> str:
     """The estimate in a line a user reads before a backtest starts."""
-    if not estimate.per_session and not estimate.unknown:
+    if not estimate.basis:
         return "Model cost: $0 (offline rules only)"
-    parts = [
-        f"{model} ${cost:.6f} a book-session, from {estimate.recorded_sessions[model]} recorded"
-        for model, cost in estimate.per_session.items()
-    ]
-    parts += [f"{model} not recorded yet" for model in estimate.unknown]
+    parts = "; ".join(f"{model} {why}" for model, why in estimate.basis.items())
     total = "unknown" if estimate.dollars is None else f"about ${estimate.dollars:.4f}"
-    return f"Estimated model cost: {total} ({'; '.join(parts)})"
+    return f"Estimated model cost: {total} ({parts})"

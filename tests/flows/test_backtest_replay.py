@@ -117,40 +117,49 @@ def costly(request) -> dict:
     return {**trader(request), "usage": (100_000, 20_000)}
 
 
-def test_the_estimate_comes_from_recorded_sessions_and_max_dollars_stops_the_spend(
+def test_the_estimate_comes_from_recorded_token_counts_and_max_dollars_stops_the_spend(
     llm, runtime, floor, monkeypatch
 ):
-    from floor.backtest.recordings import estimate_backtest
+    from floor.agents.costs import call_cost
+    from floor.backtest.recordings import describe_estimate, estimate_backtest
     from floor.backtest.records import plan_backtest
     from floor.backtest.report import results_text
     from floor.traders import load_traders
 
-    llm.default = costly
     profiles = load_traders(runtime.settings())
-    month = plan_backtest(profiles, date(2025, 3, 3), date(2025, 3, 28), traders=["Warren"], model=MODEL)
-    unknown = estimate_backtest(floor, month, profiles)
-    assert unknown.dollars is None and unknown.unknown == (MODEL,)
+    month = dict(start=date(2025, 3, 3), end=date(2025, 3, 28), traders=["Warren"])  # 20 sessions
+    unknown = estimate_backtest(floor, plan_backtest(profiles, **month, model=MODEL), profiles)
+    assert (
+        unknown.dollars is None
+        and unknown.unknown == (MODEL,)
+        and unknown.basis == {MODEL: "not recorded yet"}
+    )
 
     first = find_backtest(floor, run_backtest(end=END, traders=["Warren"], model=MODEL)["backtest"])
-    per_session = Decimal(str(first.results["cost"])) / 5
-    estimate = estimate_backtest(floor, month, profiles)  # 20 sessions, from the 5 recorded
-    assert estimate.recorded_sessions == {MODEL: 5}
-    assert estimate.dollars == (per_session * 20).quantize(Decimal("0.0001")) and estimate.dollars > 1
+    [warren] = first.results["traders"]
+    tokens = (round(warren["input_tokens"] / 5), round(warren["output_tokens"] / 5))  # a session's
+    estimate = estimate_backtest(floor, plan_backtest(profiles, **month, model=MODEL), profiles)
+    assert estimate.dollars == (call_cost(MODEL, *tokens) * 20).quantize(Decimal("0.0001"))
+    assert estimate.dollars == (Decimal(str(warren["cost"])) / 5 * 20).quantize(Decimal("0.0001"))
+    pricier = "openai/gpt-4o"  # never recorded: it goes by 4o-mini's token counts, at its own price
+    other = estimate_backtest(floor, plan_backtest(profiles, **month, model=pricier), profiles)
+    assert other.dollars == (call_cost(pricier, *tokens) * 20).quantize(Decimal("0.0001")) > estimate.dollars
+    assert describe_estimate(other) == (
+        f"Estimated model cost: about ${other.dollars:.4f} ({pricier} ${call_cost(pricier, *tokens):.6f} "
+        "a book-session, by the tokens of 5 recorded sessions of other models)"
+    )
 
     asked = len(llm.requests)
-    with pytest.raises(
-        ConfigurationError, match=r"estimated model cost \$1\.\d+ is over the --max-dollars limit \$1\.00"
-    ):
-        run_backtest(start=month.start, end=month.end, traders=["Warren"], model=MODEL, max_dollars=1.0)
+    with pytest.raises(ConfigurationError, match=rf"estimated model cost \${other.dollars:.4f} is over the "
+                       r"--max-dollars limit \$0\.01: raise the limit or shorten the span"):  # fmt: skip
+        run_backtest(**month, model=pricier, max_dollars=0.01)
     assert len(llm.requests) == asked and len(list_backtests(floor)) == 1  # nothing started
 
-    # A model never recorded has no estimate: it starts, and the limit stops it mid-way.
-    pricier = "openai/gpt-4o"  # $1.35 a session here
+    # Turns far costlier than the recording: the estimate lets it start, the limit stops it mid-way.
+    llm.default = costly  # $1.35 a session on 4o
     monkeypatch.setenv("MODEL_CUTOFFS", '{"openai/gpt-4o": "2025-06-01"}')  # as if trained past the span
     rewire(runtime)
-    limited = run_backtest(
-        start=month.start, end=month.end, traders=["Warren"], model=pricier, max_dollars=2.0
-    )
+    limited = run_backtest(**month, model=pricier, max_dollars=2.0)
     stopped = find_backtest(floor, limited["backtest"])
     spent = Decimal(str(stopped.results["cost"]))
     played = stopped.results["traders"][0]["sessions"]
