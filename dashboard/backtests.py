@@ -91,7 +91,9 @@ def heading(backtest: Backtest) -> html.Div:
         f"{len(spec.traders)} trader{'s' if len(spec.traders) != 1 else ''} × {_seeds(spec.seeds)}",
         f"every trader on {spec.model}" if spec.model else "each trader's own model",
     ]
-    if results.get("cost") is not None:
+    if backtest.replay_of is not None:  # every call answered from the recording
+        facts.append(f"replayed from backtest {backtest.replay_of}: $0 spent")
+    elif results.get("cost") is not None:
         facts.append(f"${results['cost']:,.4f} on models")
     finished = f" {backtest.finished_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC" if backtest.finished_at else ""
     return html.Div(

@@ -297,7 +297,7 @@ backtests = Table(
     Column("results", JSONB),
     Column("note", Text),
     # The backtest whose recorded model calls this one replays (floor.backtest.recordings).
-    Column("replay_of", Integer, ForeignKey("backtests.id", ondelete="SET NULL")),
+    Column("replay_of", Integer, ForeignKey("backtests.id", ondelete="RESTRICT")),
     CheckConstraint("status IN " + str(BACKTEST_STATUSES), name="ck_backtests_status"),
     CheckConstraint("start_day <= end_day", name="ck_backtests_span"),
     CheckConstraint("seeds >= 1", name="ck_backtests_seeds"),

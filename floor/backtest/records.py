@@ -215,8 +215,20 @@ def set_status(
 
 
 def delete_backtest(engine: Engine, backtest_id: int) -> Backtest:
-    """Drop the backtest and every book it played; returns what was deleted."""
+    """Drop the backtest and every book it played; returns what was deleted. A backtest whose
+    recording other backtests replay is kept until they are deleted (a ConfigurationError)."""
     backtest = find_backtest(engine, backtest_id)
+    with engine.connect() as conn:
+        replays = list(
+            conn.execute(
+                select(backtests.c.id).where(backtests.c.replay_of == backtest_id).order_by(backtests.c.id)
+            ).scalars()
+        )
+    if replays:
+        named = ", ".join(str(r) for r in replays)
+        raise ConfigurationError(
+            f"backtest {backtest_id} holds the recording replayed by backtest {named}: delete that first"
+        )
     for book in list_books(engine, backtest_id):
         delete_book(engine, book.id)
     with engine.begin() as conn:

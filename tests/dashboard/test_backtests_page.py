@@ -426,3 +426,19 @@ def test_every_backtests_route_is_behind_basic_auth(reader, database_url, floor,
         headers={"Authorization": GOOD},
     )
     assert authorised.status_code == 200 and "Warren (seed 1)" in authorised.get_data(as_text=True)
+
+
+def test_a_replay_says_whose_recording_answered_it_and_that_nothing_was_spent(
+    backtests_page, floor, settings, played
+):
+    from sqlalchemy import update
+
+    from floor.schema import backtests
+
+    recorded = store_backtest(floor, settings, played, label="recorded")
+    replay = store_backtest(floor, settings, played, label="its replay")
+    with floor.begin() as conn:
+        conn.execute(update(backtests).where(backtests.c.id == replay).values(replay_of=recorded))
+    text = all_texts(shown(backtests_page, f"/backtests/{replay}"))
+    assert f"replayed from backtest {recorded}: $0 spent" in text and "on models" not in text
+    assert "on models" in all_texts(shown(backtests_page, f"/backtests/{recorded}"))

@@ -12,7 +12,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
-from floor.backtest.records import find_backtest, list_backtests
+from floor.backtest.records import delete_backtest, find_backtest, list_backtests
 from floor.books import book_engine, list_books
 from floor.errors import ConfigurationError
 from floor.schema import model_calls
@@ -90,10 +90,14 @@ def test_a_replay_asks_no_provider_and_ends_with_the_recorded_ledger(llm, runtim
             first["input_tokens"], first["output_tokens"], first["cost"]
         )  # fmt: skip
 
-    # A replay of the replay answers from the first recording.
+    # A replay of the replay answers from the first recording, which is kept while replays need it.
     twice = run_backtest(replay=replay.id)
     assert find_backtest(floor, twice["backtest"]).replay_of == original.id
     assert len(llm.requests) == asked
+    with pytest.raises(ConfigurationError, match=rf"backtest {original.id} holds the recording replayed by "
+                       rf"backtest {replay.id}, {twice['backtest']}: delete that first"):  # fmt: skip
+        delete_backtest(floor, original.id)
+    assert find_backtest(floor, original.id).status == "completed"
 
     # A changed prompt (a risk limit the instructions state) is a different request: the replay stops.
     monkeypatch.setenv("RISK_MAX_ORDERS_PER_TURN", "7")

@@ -49,7 +49,7 @@ def upgrade() -> None:
         _create_model_calls(schema)
     op.add_column(
         "backtests",
-        sa.Column("replay_of", sa.Integer(), sa.ForeignKey("backtests.id", ondelete="SET NULL")),
+        sa.Column("replay_of", sa.Integer(), sa.ForeignKey("backtests.id", ondelete="RESTRICT")),
     )
 
 
