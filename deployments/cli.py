@@ -218,6 +218,7 @@ def _run_backtest(args: argparse.Namespace) -> int:
     from floor.traders import load_traders
 
     settings = Settings()
+    replayed = args.replay
     if args.action is None and args.replay is None:  # every argument checked before Prefect starts
         profiles = load_traders(settings)
         spec = plan_backtest(
@@ -229,8 +230,15 @@ def _run_backtest(args: argparse.Namespace) -> int:
         from floor.backtest.recordings import recording_of
         from floor.database import connect
 
-        source = recording_of(connect(settings), args.replay)
-        print(f"Replaying backtest {source.id} from its recorded model calls: no provider is asked.")
+        replayed = recording_of(connect(settings), args.replay).id
+    elif args.action == "resume":
+        from floor.backtest.records import find_backtest
+        from floor.database import connect
+
+        replayed = find_backtest(connect(settings), args.id).replay_of
+    replaying = replayed is not None
+    if replaying:
+        print(f"Replaying backtest {replayed} from its recorded model calls: no provider is asked.")
     with contextlib.ExitStack() as stack:
         if not os.environ.get("PREFECT_API_URL"):
             # Prefect's own temporary server would share the terminal's Ctrl+C and die mid-backtest.
@@ -238,7 +246,7 @@ def _run_backtest(args: argparse.Namespace) -> int:
 
             os.environ["PREFECT_API_URL"] = stack.enter_context(prefect_server(_free_port(), detached=True))
             stack.callback(_send_what_prefect_holds)  # before the server stops, not at exit after it
-        return _play_backtest(args, settings)
+        return _play_backtest(args, settings, replaying=replaying)
 
 
 def _say_estimate(settings, spec, profiles, max_dollars: float | None) -> None:
@@ -271,7 +279,7 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-def _play_backtest(args: argparse.Namespace, settings) -> int:
+def _play_backtest(args: argparse.Namespace, settings, *, replaying: bool) -> int:
     import asyncio
 
     from deployments.console import BacktestBar
@@ -280,7 +288,7 @@ def _play_backtest(args: argparse.Namespace, settings) -> int:
     from flows.backtest import backtest
     from tasks.backtest import stop_requested
 
-    bar = BacktestBar(replaying=args.replay is not None)
+    bar = BacktestBar(replaying=replaying)
     previous = signal.getsignal(signal.SIGINT)
 
     def stop(signum, frame):
