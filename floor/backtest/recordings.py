@@ -155,7 +155,7 @@ def book_calls(engine: Engine, backtest: Backtest, book: Book) -> BookCalls:
 
 
 @dataclass(frozen=True)
-class Usage:
+class SessionUsage:
     """Book-sessions recorded, and the tokens and dollars their calls took."""
 
     sessions: int = 0
@@ -163,8 +163,8 @@ class Usage:
     output_tokens: int = 0
     cost: Decimal = Decimal(0)
 
-    def __add__(self, other: Usage) -> Usage:
-        return Usage(
+    def __add__(self, other: SessionUsage) -> SessionUsage:
+        return SessionUsage(
             self.sessions + other.sessions,
             self.input_tokens + other.input_tokens,
             self.output_tokens + other.output_tokens,
@@ -182,9 +182,9 @@ class CostEstimate:
     unknown: tuple[str, ...]  # models with nothing to go by (why, in ``basis``)
 
 
-def recorded_usage(engine: Engine) -> dict[str, Usage]:
+def recorded_usage(engine: Engine) -> dict[str, SessionUsage]:
     """Per model: the book-sessions every backtest's recordings hold, their tokens and cost."""
-    found: dict[str, Usage] = {}
+    found: dict[str, SessionUsage] = {}
     for book in list_books(engine):
         if book.backtest_id is None:
             continue
@@ -199,7 +199,9 @@ def recorded_usage(engine: Engine) -> dict[str, Usage]:
                 ).group_by(model_calls.c.model)
             ).all()
         for model, sessions, tokens_in, tokens_out, cost in rows:
-            found[model] = found.get(model, Usage()) + Usage(sessions, tokens_in, tokens_out, Decimal(cost))
+            found[model] = found.get(model, SessionUsage()) + SessionUsage(
+                sessions, tokens_in, tokens_out, Decimal(cost)
+            )
     return found
 
 
@@ -214,7 +216,7 @@ def estimate_cost(engine: Engine, models: list[str], sessions: int) -> CostEstim
     from floor.agents.models import trained_on_text
 
     usage = recorded_usage(engine)
-    pooled = sum(usage.values(), Usage())
+    pooled = sum(usage.values(), SessionUsage())
     per_session: dict[str, Decimal] = {}
     basis: dict[str, str] = {}
     for model in dict.fromkeys(m for m in models if trained_on_text(m)):
@@ -226,7 +228,7 @@ def estimate_cost(engine: Engine, models: list[str], sessions: int) -> CostEstim
     return CostEstimate(None if unknown else total.quantize(Decimal("0.0001")), per_session, basis, unknown)
 
 
-def _session_price(model: str, own: Usage | None, pooled: Usage) -> tuple[Decimal | None, str]:
+def _session_price(model: str, own: SessionUsage | None, pooled: SessionUsage) -> tuple[Decimal | None, str]:
     """A book-session's dollars for ``model`` and what the figure goes by (or why there is none)."""
     from floor.agents.costs import call_cost
 
