@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dashboard.panels import PALETTE
 from dashboard.trader_screen import chart_layout
+from floor.backtest.records import book_label
 
 # Benchmarks are grey and broken, so a trader's line never reads as one.
 BENCHMARK_STYLES = [
@@ -19,11 +20,6 @@ BENCHMARK_STYLES = [
 # dark middle (close to the page's own panels) where it is a coin toss.
 BEATS_COLOURS = [[0.0, "#f85149"], [0.5, "#21262d"], [1.0, "#3fb950"]]
 MATRIX_ANNOTATED_ROWS = 16  # past this the cells are too small for their percentages: hover only
-
-
-def row_name(trader: dict, seeds: int) -> str:
-    """A book's name in the table, the legend and the matrix: the trader, and its seed when several."""
-    return trader["trader"] if seeds <= 1 else f"{trader['trader']} (seed {trader['seed']})"
 
 
 def benchmarks(results: dict) -> list[tuple[str, dict]]:
@@ -52,7 +48,7 @@ def equity_figure(results: dict) -> dict:
             {
                 "type": "scatter",
                 "mode": "lines",
-                "name": row_name(trader, seeds),
+                "name": book_label(trader, seeds),
                 "legendgroup": trader["trader"],
                 "x": days,
                 "y": values,

@@ -12,7 +12,8 @@ from collections.abc import Callable
 
 from dash import html
 
-from dashboard.backtest_charts import benchmarks, row_name
+from dashboard.backtest_charts import benchmarks
+from floor.backtest.records import book_label
 from floor.money import MINUS
 
 NONE = "—"
@@ -136,7 +137,7 @@ def results_table(results: dict) -> html.Div:
     start = results.get("start", "")
     rows = []
     for trader in results.get("traders", []):
-        name = row_name(trader, seeds)
+        name = book_label(trader, seeds)
         mark = training_mark(trader.get("training_data"), start)
         name_cell = [
             html.Div(name, className="book-name"),

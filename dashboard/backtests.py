@@ -4,7 +4,7 @@ the results with their 95% intervals, and who beats whom.
 A Dash app of its own at ``/backtests/`` on the dashboard's server (behind the same basic auth and
 body cap), so the floor's page and its callbacks stay as they are. ``/backtests/`` shows the newest
 backtest, ``/backtests/<id>`` that one. It reads with two floor functions,
-:func:`~floor.backtest.records.list_backtests_without_results` and
+:func:`~floor.backtest.records.list_backtests` (without results) and
 :func:`~floor.backtest.records.find_backtest`; everything shown of a backtest comes from its
 stored results. The page re-renders itself only when a backtest's status changes (one ending,
 another starting), checked every ``DASHBOARD_REFRESH_SECONDS``.
@@ -24,7 +24,7 @@ from sqlalchemy import Engine
 from dashboard.backtest_charts import benchmarks, equity_figure, pairwise_figure
 from dashboard.backtest_table import results_notes, results_table
 from dashboard.layout import nav
-from floor.backtest.records import Backtest, UnknownBacktest, find_backtest, list_backtests_without_results
+from floor.backtest.records import Backtest, UnknownBacktest, find_backtest, list_backtests
 
 PATH = "/backtests/"
 MAX_SHOWN_PATH = 40  # what is echoed back of a path that names no backtest
@@ -210,7 +210,7 @@ class BacktestsPage:
         With ``unless`` (the mark of what the browser shows now) the update is prevented when
         nothing listed has changed: a refresh costs one short read of the list.
         """
-        listed = list_backtests_without_results(self.engine)
+        listed = list_backtests(self.engine, results=False)
         asked = chosen_backtest(pathname)
         wanted = listed[0].id if asked is None and listed else asked
         mark = _mark(listed, wanted)

@@ -251,15 +251,13 @@ def _run_backtest(args: argparse.Namespace) -> int:
 
 def _say_estimate(settings, spec, profiles, max_dollars: float | None) -> None:
     """Print what the backtest's model calls should cost; refuse one whose estimate is over the limit."""
-    from decimal import Decimal
-
     from floor.backtest.recordings import check_limit, describe_estimate, estimate_backtest
     from floor.database import connect
 
     estimate = estimate_backtest(connect(settings), spec, profiles)
     if estimate.basis:
         print(describe_estimate(estimate))
-    check_limit(estimate, None if max_dollars is None else Decimal(str(max_dollars)))
+    check_limit(estimate, max_dollars)
 
 
 def _send_what_prefect_holds() -> None:
@@ -320,7 +318,7 @@ def _play_backtest(args: argparse.Namespace, settings, *, replaying: bool) -> in
         print(f"Replayed from the recording of backtest {record.replay_of}: $0 spent on model calls.")
     elif record.results and record.results.get("cost"):
         print(f"Spent on model calls: ${record.results['cost']:.4f}")
-    if record.note and record.note.startswith("stopped at the --max-dollars"):
+    if record.stopped_at_limit:
         print(f"Play on with a higher limit: floor backtest resume {record.id} --max-dollars N")
     elif record.status == "stopped":
         print(f"Stopped. Play on with: floor backtest resume {record.id}")

@@ -21,6 +21,7 @@ from datetime import date
 from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
 
+from floor.backtest.records import limit_note
 from floor.books import find_book
 from tasks import runtime
 from tasks.backtest import (
@@ -146,7 +147,7 @@ async def backtest(
             f"{book.trader} seed {book.seed} ({state.message})" for book, state in failed
         )
     elif any(o.get("limit") for o in outcomes):
-        note = f"stopped at the --max-dollars limit of ${max_dollars:.2f}: ${board.progress.cost:.4f} spent"
+        note = limit_note(max_dollars, board.progress.cost)
     else:
         note = "stopped by request" if stopped else None
     results = await summarise_backtest(record.id, status, note)

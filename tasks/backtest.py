@@ -9,12 +9,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal
 
 from prefect import get_run_logger
 from prefect.artifacts import acreate_markdown_artifact, acreate_progress_artifact, aupdate_progress_artifact
 
-from floor.backtest.recordings import check_limit, estimate_backtest, recording_of
+from floor.backtest.recordings import check_limit, estimate_backtest, start_replay
 from floor.backtest.records import (
     Backtest,
     backtest_of_flow_run,
@@ -23,7 +22,6 @@ from floor.backtest.records import (
     ensure_books,
     find_backtest,
     plan_backtest,
-    replay_spec,
     set_status,
 )
 from floor.backtest.results import backtest_results
@@ -75,21 +73,15 @@ def _open(start, end, traders, model, seeds, label, resume, replay, max_dollars,
     else:
         backtest = backtest_of_flow_run(engine, flow_run_id) if flow_run_id else None
         if backtest is None and replay is not None:
-            source = recording_of(engine, replay)
-            spec = replay_spec(source, label)
-            backtest = create_backtest(engine, spec, flow_run_id=flow_run_id, replay_of=source.id)
+            backtest = start_replay(engine, replay, label=label, flow_run_id=flow_run_id)
         elif backtest is None:
             spec = plan_backtest(
                 profiles, start, end, traders=traders, model=model, seeds=seeds, label=label
             )  # fmt: skip
-            check_limit(estimate_backtest(engine, spec, profiles), _dollars(max_dollars))
+            check_limit(estimate_backtest(engine, spec, profiles), max_dollars)
             backtest = create_backtest(engine, spec, flow_run_id=flow_run_id)
     set_status(engine, backtest.id, "running", flow_run_id=flow_run_id)
     return find_backtest(engine, backtest.id)
-
-
-def _dollars(value: float | None) -> Decimal | None:
-    return None if value is None else Decimal(str(value))
 
 
 @floor_task(name="prepare-books")

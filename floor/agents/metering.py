@@ -151,6 +151,10 @@ def describe_failure(exc: BaseException) -> str:
     return f"{what}{suffix}: {detail}" if detail else f"{what}{suffix}"
 
 
+def _ms_since(started: float) -> int:
+    return round((time.perf_counter() - started) * 1000)
+
+
 class MeteredModel(Model):
     """A model whose every call is budget-checked, retried within bounds, counted and priced.
 
@@ -199,40 +203,33 @@ class MeteredModel(Model):
             **kwargs,
         )
         if self.calls is None:
-            return self._call(messages, arguments)
+            return self._call(messages, arguments)[0]
         request = provider_request(self.inner, messages, **arguments)
         digest = request_hash(request)
         recorded = self.calls.answer(request, digest)
         if recorded is not None:  # a replay: the provider is never asked
             if recorded.error is not None:
                 raise ModelCallFailed(recorded.error)
-            message = recorded.chat_message()
             self.meter.record(self.model_id, recorded.input_tokens, recorded.output_tokens, recorded.cost)
-            return message
+            return recorded.chat_message()
         started = time.perf_counter()
         try:
-            message = self._call(messages, arguments)
+            message, cost = self._call(messages, arguments)
         except ModelCallFailed as exc:
-            elapsed = round((time.perf_counter() - started) * 1000)
-            failed = RecordedCall(None, str(exc), 0, 0, Decimal(0), elapsed)
+            failed = RecordedCall(None, str(exc), 0, 0, Decimal(0), _ms_since(started))
             self.calls.record(request, digest, self.model_id, failed)
             raise
-        elapsed = round((time.perf_counter() - started) * 1000)
         usage = message.token_usage
-        if usage is None:
-            call = RecordedCall(message_data(message), None, 0, 0, Decimal(0), elapsed)
-        else:  # counted by _call a moment ago
-            cost = self.meter.last_call_cost
-            call = RecordedCall(
-                message_data(message), None, usage.input_tokens, usage.output_tokens, cost, elapsed
-            )
-        self.calls.record(request, digest, self.model_id, call)
+        tokens = (usage.input_tokens, usage.output_tokens) if usage is not None else (0, 0)
+        made = RecordedCall(message_data(message), None, *tokens, cost, _ms_since(started))
+        self.calls.record(request, digest, self.model_id, made)
         return message
 
     def _call(
         self, messages: Sequence[ChatMessage | dict[str, Any]], arguments: dict[str, Any]
-    ) -> ChatMessage:
-        """Ask the inner model, retrying transient failures; count what the answer cost."""
+    ) -> tuple[ChatMessage, Decimal]:
+        """Ask the inner model, retrying transient failures; count the answer, and return it with
+        what it cost (0 when the model reports no usage)."""
         from tenacity import Retrying, retry_if_exception_type, stop_after_attempt
 
         retrying = Retrying(
@@ -250,9 +247,9 @@ class MeteredModel(Model):
             attempts = f" after {self.retries + 1} attempts" if isinstance(exc, transient_errors()) else ""
             raise ModelCallFailed(self.redact(describe_failure(exc)) + attempts) from None
         usage = message.token_usage
-        if usage is not None:
-            self.meter.record(self.model_id, usage.input_tokens, usage.output_tokens)
-        return message
+        if usage is None:
+            return message, Decimal(0)
+        return message, self.meter.record(self.model_id, usage.input_tokens, usage.output_tokens)
 
     def _wait(self, state: Any) -> float:
         """Exponential from ``retry_wait``, or longer when the provider's Retry-After asks, capped."""

@@ -63,7 +63,7 @@ def build_model(
 
         return OfflineStrategyModel(style=profile.style)
     if replaying:
-        provider_of(profile.model)
+        provider_of(profile.model)  # the model string is still checked
         api_key, api_base = None, None
     else:
         api_key, api_base = provider_credentials(profile.model, settings)

@@ -49,15 +49,6 @@ class TrainingMark:
             "inside": self.inside,
         }
 
-    @property
-    def words(self) -> str:
-        """How a table shows the mark ('' when the span is after the cutoff)."""
-        if self.inside is None:
-            return f"training cutoff of {self.model} unknown"
-        if self.inside:
-            return f"inside the model's training data (cutoff {self.cutoff})"
-        return ""
-
 
 def _litellm_cutoff(model: str) -> date | None:
     from floor.agents.costs import import_litellm

@@ -13,15 +13,15 @@ estimate of a backtest before it starts.
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Engine, func, insert, select
+from sqlalchemy import Engine, MetaData, func, insert, select, union_all
 
 from floor.agents.model_calls import RecordedCall, ReplayMismatch, first_difference
-from floor.backtest.records import Backtest, BacktestSpec, find_backtest
+from floor.backtest.records import Backtest, BacktestSpec, create_backtest, find_backtest
 from floor.books import Book, book_engine, list_books
 from floor.errors import ConfigurationError
 from floor.schema import model_calls
@@ -114,10 +114,6 @@ class BookCalls:
     def __init__(self, engine: Engine, source: Engine | None, where: str) -> None:
         self._engine, self._source, self._where = engine, source, where
 
-    @property
-    def replaying(self) -> bool:
-        return self._source is not None
-
     def session(self, day: date) -> SessionRecording | SessionReplay:
         if self._source is None:
             return SessionRecording(self._engine, day)
@@ -139,6 +135,15 @@ def recording_of(engine: Engine, replay_of: int) -> Backtest:
             f"`floor backtest resume {source.id}` completes it, then it can be replayed"
         )
     return source
+
+
+def start_replay(
+    engine: Engine, replay_of: int, *, label: str = "", flow_run_id: str | None = None
+) -> Backtest:
+    """A new backtest replaying ``replay_of``'s recording: its span, traders, model and seeds."""
+    source = recording_of(engine, replay_of)
+    spec = replace(source.spec, label=label or f"replay of backtest {source.id}")
+    return create_backtest(engine, spec, flow_run_id=flow_run_id, replay_of=source.id)
 
 
 def book_calls(engine: Engine, backtest: Backtest, book: Book) -> BookCalls:
@@ -183,25 +188,31 @@ class CostEstimate:
 
 
 def recorded_usage(engine: Engine) -> dict[str, SessionUsage]:
-    """Per model: the book-sessions every backtest's recordings hold, their tokens and cost."""
-    found: dict[str, SessionUsage] = {}
+    """Per model: the book-sessions every backtest's recordings hold, their tokens and cost (one
+    query over every book's table)."""
+    per_book = []
     for book in list_books(engine):
         if book.backtest_id is None:
             continue
-        with book_engine(engine, book).connect() as conn:
-            rows = conn.execute(
-                select(
-                    model_calls.c.model,
-                    func.count(func.distinct(model_calls.c.session)),
-                    func.sum(model_calls.c.input_tokens),
-                    func.sum(model_calls.c.output_tokens),
-                    func.sum(model_calls.c.cost),
-                ).group_by(model_calls.c.model)
-            ).all()
-        for model, sessions, tokens_in, tokens_out, cost in rows:
-            found[model] = found.get(model, SessionUsage()) + SessionUsage(
-                sessions, tokens_in, tokens_out, Decimal(cost)
-            )
+        table = model_calls.to_metadata(MetaData(), schema=book.schema)
+        per_book.append(
+            select(
+                table.c.model,
+                func.count(func.distinct(table.c.session)),
+                func.sum(table.c.input_tokens),
+                func.sum(table.c.output_tokens),
+                func.sum(table.c.cost),
+            ).group_by(table.c.model)
+        )
+    if not per_book:
+        return {}
+    with engine.connect() as conn:
+        rows = conn.execute(union_all(*per_book)).all()
+    found: dict[str, SessionUsage] = {}
+    for model, sessions, tokens_in, tokens_out, cost in rows:
+        found[model] = found.get(model, SessionUsage()) + SessionUsage(
+            sessions, tokens_in, tokens_out, Decimal(cost)
+        )
     return found
 
 
@@ -251,12 +262,13 @@ def estimate_backtest(engine: Engine, spec: BacktestSpec, profiles: list[TraderP
     return estimate_cost(engine, models, len(sessions_between(spec.start, spec.end)))
 
 
-def check_limit(estimate: CostEstimate, max_dollars: Decimal | None) -> None:
+def check_limit(estimate: CostEstimate, max_dollars: float | Decimal | None) -> None:
     """A ConfigurationError when the estimate alone passes the ``max_dollars`` limit."""
-    if max_dollars is not None and estimate.dollars is not None and estimate.dollars > max_dollars:
+    limit = None if max_dollars is None else Decimal(str(max_dollars))
+    if limit is not None and estimate.dollars is not None and estimate.dollars > limit:
         raise ConfigurationError(
             f"the estimated model cost ${estimate.dollars:.4f} is over the --max-dollars limit "
-            f"${max_dollars:.2f}: raise the limit or shorten the span"
+            f"${limit:.2f}: raise the limit or shorten the span"
         )
 
 

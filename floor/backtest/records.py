@@ -21,6 +21,7 @@ from floor.schema import backtests
 from floor.traders import TraderProfile, find_trader
 
 MAX_SEEDS = 100
+LIMIT_REACHED = "stopped at the --max-dollars limit"  # how the note of a backtest stopped by it starts
 MAX_LABEL_LENGTH = 200
 
 
@@ -53,6 +54,11 @@ class Backtest:
     results: dict | None
     note: str | None
     replay_of: int | None = None  # the backtest whose recorded model calls this one replays
+
+    @property
+    def stopped_at_limit(self) -> bool:
+        """Stopped because its model calls reached the --max-dollars limit (see :func:`limit_note`)."""
+        return self.status == "stopped" and (self.note or "").startswith(LIMIT_REACHED)
 
     @property
     def sessions(self) -> list[date]:
@@ -136,9 +142,15 @@ def create_backtest(
     return find_backtest(engine, backtest_id)
 
 
-def replay_spec(source: Backtest, label: str = "") -> BacktestSpec:
-    """The spec of a replay of ``source``: its span, traders, model and seeds, labelled."""
-    return replace(source.spec, label=label or f"replay of backtest {source.id}")
+def book_label(trader: dict, seeds: int) -> str:
+    """A book's name in tables, legends and the pairwise matrix (``trader`` is its results' row):
+    its trader, with the seed when each trader has several."""
+    return trader["trader"] if seeds == 1 else f"{trader['trader']} (seed {trader['seed']})"
+
+
+def limit_note(limit: float, spent: float) -> str:
+    """The note of a backtest stopped because its model calls reached ``limit`` dollars."""
+    return f"{LIMIT_REACHED} of ${limit:.2f}: ${spent:.4f} spent"
 
 
 def backtest_profiles(backtest: Backtest, profiles: list[TraderProfile]) -> list[TraderProfile]:
@@ -188,10 +200,14 @@ def backtest_of_flow_run(engine: Engine, flow_run_id: str) -> Backtest | None:
     return None if row is None else _backtest(row)
 
 
-def list_backtests(engine: Engine) -> list[Backtest]:
-    """Every backtest, newest first."""
+def list_backtests(engine: Engine, *, results: bool = True) -> list[Backtest]:
+    """Every backtest, newest first; with ``results=False`` their results are not read (None): what
+    a list of backtests shows, without every one's curves."""
+    columns = [c for c in backtests.c if results or c.name != "results"]
+    if not results:
+        columns.append(null().label("results"))
     with engine.connect() as conn:
-        return [_backtest(row) for row in conn.execute(select(backtests).order_by(backtests.c.id.desc()))]
+        return [_backtest(row) for row in conn.execute(select(*columns).order_by(backtests.c.id.desc()))]
 
 
 def set_status(
@@ -256,12 +272,3 @@ def _backtest(row) -> Backtest:
         note=row.note,
         replay_of=row.replay_of,
     )
-
-
-def list_backtests_without_results(engine: Engine) -> list[Backtest]:
-    """Every backtest, newest first, as :func:`list_backtests` but with ``results`` not read (None):
-    what a list of backtests shows, without every one's curves."""
-    columns = [column for column in backtests.c if column.name != "results"]
-    with engine.connect() as conn:
-        rows = conn.execute(select(*columns, null().label("results")).order_by(backtests.c.id.desc())).all()
-    return [_backtest(row) for row in rows]

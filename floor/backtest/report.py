@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import textwrap
 
-from floor.backtest.records import Backtest
-from floor.backtest.results import book_label
+from floor.backtest.records import Backtest, book_label
 from floor.portfolio.uncertainty import MIN_RETURNS
 
 # What decides who is better first (a table too wide for its screen scrolls from the right).

@@ -19,7 +19,7 @@ from decimal import Decimal
 from sqlalchemy import Engine, func, select
 
 from floor.agents.training_cutoffs import training_mark
-from floor.backtest.records import Backtest
+from floor.backtest.records import Backtest, book_label
 from floor.books import Book, book_engine, list_books
 from floor.money import INITIAL_CASH
 from floor.portfolio import metrics, uncertainty
@@ -125,11 +125,6 @@ def benchmark_results(engine: Engine) -> dict:
         }
         for name, values in found.items()
     }
-
-
-def book_label(trader: dict, seeds: int) -> str:
-    """A book's name in tables: its trader, with the seed when each trader has several."""
-    return trader["trader"] if seeds == 1 else f"{trader['trader']} (seed {trader['seed']})"
 
 
 def daily_returns(equity: list[list]) -> dict[str, float]:

@@ -94,7 +94,7 @@ def rewind(engine: Engine, profiles: list[TraderProfile]) -> date | None:
                 (cycles.c.status != "completed") | (cycles.c.session > last.session)
             )
         stale = list(conn.execute(unfinished).scalars())
-        # The model calls of sessions not completed go too: the session's replay records them again.
+        # The model calls of sessions not completed go too: playing such a session again records anew.
         conn.execute(
             delete(model_calls).where(model_calls.c.session > last.session)
             if last is not None
